@@ -1,0 +1,1 @@
+//! mintwatch api

@@ -1,0 +1,1 @@
+//! Deterministic simulated mints, honest and misbehaving, with real keys and real BDHKE.

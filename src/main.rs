@@ -1,0 +1,2 @@
+//! mintwatch binary
+fn main() {}
