@@ -28,9 +28,13 @@ impl EventId {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let mut out = [0u8; 32];
         if s.len() != 64 {
-            return Err(ParseError::malformed("id", format!("expected 64 hex characters, found {}", s.len())));
+            return Err(ParseError::malformed(
+                "id",
+                format!("expected 64 hex characters, found {}", s.len()),
+            ));
         }
-        hex::decode_to_slice(s, &mut out).map_err(|e| ParseError::malformed("id", e.to_string()))?;
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|e| ParseError::malformed("id", e.to_string()))?;
         Ok(Self(out))
     }
 
@@ -132,7 +136,10 @@ struct WireEventOut<'a> {
 fn hex_field<const N: usize>(field: &str, s: &str) -> Result<[u8; N], ParseError> {
     let mut out = [0u8; N];
     if s.len() != 2 * N {
-        return Err(ParseError::malformed(field, format!("expected {} hex characters, found {}", 2 * N, s.len())));
+        return Err(ParseError::malformed(
+            field,
+            format!("expected {} hex characters, found {}", 2 * N, s.len()),
+        ));
     }
     hex::decode_to_slice(s, &mut out).map_err(|e| ParseError::malformed(field, e.to_string()))?;
     Ok(out)
@@ -145,18 +152,22 @@ impl SignedEvent {
         if json.len() > MAX_EVENT_JSON_BYTES {
             return Err(ParseError::new(
                 "event",
-                Reason::TooLarge { limit: MAX_EVENT_JSON_BYTES, found: json.len() },
+                Reason::TooLarge {
+                    limit: MAX_EVENT_JSON_BYTES,
+                    found: json.len(),
+                },
             ));
         }
-        let wire: WireEvent<'_> =
-            serde_json::from_str(json).map_err(|e| ParseError::malformed("event", e.to_string()))?;
+        let wire: WireEvent<'_> = serde_json::from_str(json)
+            .map_err(|e| ParseError::malformed("event", e.to_string()))?;
         Self::from_wire(wire)
     }
 
     /// Parses one event from an already-parsed JSON value (as found inside a relay message).
     pub fn from_value(value: &serde_json::Value) -> Result<Self, ParseError> {
         // Serialising back keeps one parsing path, so both entry points accept exactly the same.
-        let json = serde_json::to_string(value).map_err(|e| ParseError::malformed("event", e.to_string()))?;
+        let json = serde_json::to_string(value)
+            .map_err(|e| ParseError::malformed("event", e.to_string()))?;
         Self::from_json(&json)
     }
 
@@ -200,7 +211,13 @@ impl SignedEvent {
     /// The id the event's fields hash to: SHA-256 of `[0,pubkey,created_at,kind,tags,content]`
     /// serialised as compact JSON (serde_json escapes exactly as NIP-01 requires).
     pub fn compute_id(&self) -> EventId {
-        compute_id(&self.pubkey, self.created_at, self.kind, &self.tags, &self.content)
+        compute_id(
+            &self.pubkey,
+            self.created_at,
+            self.kind,
+            &self.tags,
+            &self.content,
+        )
     }
 
     /// Recomputes the id and verifies the signature.
@@ -216,7 +233,9 @@ impl SignedEvent {
         }
         let sig = Signature::from_slice(&self.sig).map_err(|_| VerifyError::BadSignature)?;
         let msg = Message::from_digest(self.id.0);
-        SECP256K1.verify_schnorr(&sig, &msg, key).map_err(|_| VerifyError::BadSignature)
+        SECP256K1
+            .verify_schnorr(&sig, &msg, key)
+            .map_err(|_| VerifyError::BadSignature)
     }
 
     /// The values of the first tag named `name` (everything after the name).
@@ -242,7 +261,13 @@ impl SignedEvent {
 }
 
 /// The NIP-01 id of an event's fields.
-pub fn compute_id(pubkey: &[u8; 32], created_at: u64, kind: u16, tags: &[Vec<String>], content: &str) -> EventId {
+pub fn compute_id(
+    pubkey: &[u8; 32],
+    created_at: u64,
+    kind: u16,
+    tags: &[Vec<String>],
+    content: &str,
+) -> EventId {
     let canonical = (0u8, hex::encode(pubkey), created_at, kind, tags, content);
     // Serialising plain strings, numbers and arrays cannot fail.
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
@@ -286,7 +311,8 @@ impl SignedEvent {
     /// Converts to a `nostr::Event` (for publishing with nostr-sdk).
     pub fn to_nostr(&self) -> Result<nostr::Event, ParseError> {
         use nostr::JsonUtil;
-        nostr::Event::from_json(self.to_json()).map_err(|e| ParseError::malformed("event", e.to_string()))
+        nostr::Event::from_json(self.to_json())
+            .map_err(|e| ParseError::malformed("event", e.to_string()))
     }
 }
 

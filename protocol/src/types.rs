@@ -31,7 +31,12 @@ impl MintKey {
                 let bytes = decode_hex::<32>("mint_key", s)?;
                 Self::from_x_only_bytes(bytes)
             }
-            66 => Ok(Point::parse(s).map_err(|e| ParseError { field: "mint_key".into(), ..e })?.x_only()),
+            66 => Ok(Point::parse(s)
+                .map_err(|e| ParseError {
+                    field: "mint_key".into(),
+                    ..e
+                })?
+                .x_only()),
             n => Err(ParseError::malformed(
                 "mint_key",
                 format!("expected 64 (x-only) or 66 (compressed) hex characters, found {n}"),
@@ -41,7 +46,8 @@ impl MintKey {
 
     /// From 32 raw bytes, checking that they are the x coordinate of a curve point.
     pub fn from_x_only_bytes(bytes: [u8; 32]) -> Result<Self, ParseError> {
-        XOnlyPublicKey::from_slice(&bytes).map_err(|_| ParseError::new("mint_key", Reason::NotOnCurve))?;
+        XOnlyPublicKey::from_slice(&bytes)
+            .map_err(|_| ParseError::new("mint_key", Reason::NotOnCurve))?;
         Ok(Self(bytes))
     }
 
@@ -167,7 +173,12 @@ impl Amount {
     /// From a signed value (CBOR and JSON integers may be negative).
     pub fn from_i128(value: i128) -> Result<Self, ParseError> {
         u64::try_from(value)
-            .map_err(|_| ParseError::new("amount", Reason::OutOfRange(format!("{value} is not in 1..2^63"))))
+            .map_err(|_| {
+                ParseError::new(
+                    "amount",
+                    Reason::OutOfRange(format!("{value} is not in 1..2^63")),
+                )
+            })
             .and_then(Self::new)
     }
 
@@ -192,10 +203,19 @@ impl Unit {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let lower = s.trim().to_ascii_lowercase();
         if lower.is_empty() || lower.len() > 32 {
-            return Err(ParseError::malformed("unit", format!("length {} is not in 1..=32", lower.len())));
+            return Err(ParseError::malformed(
+                "unit",
+                format!("length {} is not in 1..=32", lower.len()),
+            ));
         }
-        if !lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
-            return Err(ParseError::malformed("unit", "only a-z, 0-9, '_' and '-' are allowed"));
+        if !lower
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            return Err(ParseError::malformed(
+                "unit",
+                "only a-z, 0-9, '_' and '-' are allowed",
+            ));
         }
         Ok(Self(lower))
     }
@@ -228,7 +248,10 @@ impl Epoch {
     /// Accepts 0..2^63.
     pub fn new(value: u64) -> Result<Self, ParseError> {
         if value > i64::MAX as u64 {
-            return Err(ParseError::new("epoch", Reason::OutOfRange(format!("{value} is not below 2^63"))));
+            return Err(ParseError::new(
+                "epoch",
+                Reason::OutOfRange(format!("{value} is not below 2^63")),
+            ));
         }
         Ok(Self(value))
     }
@@ -236,7 +259,12 @@ impl Epoch {
     /// From a signed value.
     pub fn from_i128(value: i128) -> Result<Self, ParseError> {
         u64::try_from(value)
-            .map_err(|_| ParseError::new("epoch", Reason::OutOfRange(format!("{value} is negative or too large"))))
+            .map_err(|_| {
+                ParseError::new(
+                    "epoch",
+                    Reason::OutOfRange(format!("{value} is negative or too large")),
+                )
+            })
             .and_then(Self::new)
     }
 
@@ -341,9 +369,13 @@ pub struct MintUrl(String);
 impl MintUrl {
     /// Parses and normalises a URL; only http and https with a host are accepted.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let url = url::Url::parse(s.trim()).map_err(|e| ParseError::malformed("url", e.to_string()))?;
+        let url =
+            url::Url::parse(s.trim()).map_err(|e| ParseError::malformed("url", e.to_string()))?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(ParseError::malformed("url", format!("scheme {:?} is not http(s)", url.scheme())));
+            return Err(ParseError::malformed(
+                "url",
+                format!("scheme {:?} is not http(s)", url.scheme()),
+            ));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(ParseError::malformed("url", "no host"));
@@ -422,8 +454,14 @@ mod tests {
 
     #[test]
     fn keyset_ids() {
-        assert!(matches!(KeysetId::parse("009a1f293253e41e"), Ok(KeysetId::V1(_))));
-        assert!(matches!(KeysetId::parse(&format!("01{}", "ab".repeat(32))), Ok(KeysetId::V2(_))));
+        assert!(matches!(
+            KeysetId::parse("009a1f293253e41e"),
+            Ok(KeysetId::V1(_))
+        ));
+        assert!(matches!(
+            KeysetId::parse(&format!("01{}", "ab".repeat(32))),
+            Ok(KeysetId::V2(_))
+        ));
         assert!(KeysetId::parse("019a1f293253e41e").is_err());
     }
 
