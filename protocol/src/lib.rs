@@ -29,4 +29,6 @@ pub mod types;
 pub use error::{ParseError, Reason};
 pub use event::{EventId, SignedEvent, VerifyError};
 pub use findings::FindingKind;
-pub use types::{Amount, Epoch, KeysetId, MintKey, MintUrl, Network, Point, Unit, Y};
+pub use types::{
+    Amount, Epoch, IdentityLevel, KeysetId, MintKey, MintUrl, Network, Point, Unit, Y,
+};

@@ -401,6 +401,58 @@ impl fmt::Display for MintUrl {
     }
 }
 
+/// How strongly a mint's nostr key is bound to the mint (PROTOCOL.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdentityLevel {
+    /// A 11467 signed by the mint key whose content `pubkey` has that x, or a 38172 whose `d`
+    /// names its own signer.
+    SelfSigned,
+    /// Only 38172 events by others name this mint.
+    Operator,
+    /// A 11467 whose content `pubkey` differs from its signer (evidence).
+    Mismatch,
+    /// None of the above.
+    Unbound,
+}
+
+impl IdentityLevel {
+    /// Every level.
+    pub const ALL: [IdentityLevel; 4] = [
+        Self::SelfSigned,
+        Self::Operator,
+        Self::Mismatch,
+        Self::Unbound,
+    ];
+
+    /// The name used in the API and in assertions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SelfSigned => "self-signed",
+            Self::Operator => "operator",
+            Self::Mismatch => "mismatch",
+            Self::Unbound => "unbound",
+        }
+    }
+}
+
+impl fmt::Display for IdentityLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IdentityLevel {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                ParseError::malformed("identity", format!("unknown identity level {s:?}"))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
