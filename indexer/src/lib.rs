@@ -1,1 +1,9 @@
-//! mintwatch indexer
+//! # mintwatch-indexer
+//!
+//! The path relay → crawl → dedup → verify → store → analyze. Each stage is a module with one job;
+//! stages talk only through the typed hand-offs in [`pipeline`], over bounded channels, so a slow
+//! stage pushes back on the ones before it instead of growing memory.
+
+pub mod crawl;
+pub mod pipeline;
+pub mod store;

@@ -1,0 +1,1 @@
+//! Store: PostgreSQL through sqlx; one transaction per batch, bulk writes, idempotent.
