@@ -23,6 +23,7 @@ pub mod findings;
 pub mod kinds;
 pub mod nip87;
 pub mod output;
+pub mod reputation;
 pub mod simulate;
 pub mod types;
 
