@@ -1,0 +1,230 @@
+//! Verify: drop duplicates before any crypto, check ids and signatures in parallel on rayon, and
+//! parse the content of what passed into typed values. Only verified, parsed events go on.
+
+use std::collections::HashSet;
+
+use rayon::prelude::*;
+
+use mintwatch_protocol::broadcast::{CashuData, FinEpoch, MintInfo};
+use mintwatch_protocol::event::verify_batch;
+use mintwatch_protocol::nip87::{Deletion, FedimintAnnouncement, MintAnnouncement, Recommendation};
+use mintwatch_protocol::{kinds, EventId, ParseError, Reason, SignedEvent};
+
+use crate::pipeline::{Content, Rejection, RelayUrl, Verified};
+
+/// An event whose JSON parsed, not yet checked.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The event.
+    pub event: SignedEvent,
+    /// Its JSON, verbatim.
+    pub json: Box<str>,
+    /// The relay that delivered it.
+    pub relay: RelayUrl,
+}
+
+/// Parses raw event JSON on the current rayon pool. Refusals come back with their reason.
+pub fn decode(raw: Vec<(RelayUrl, Box<str>)>) -> (Vec<Decoded>, Vec<Rejection>) {
+    let results: Vec<Result<Decoded, Rejection>> = raw
+        .into_par_iter()
+        .map(|(relay, json)| match SignedEvent::from_json(&json) {
+            Ok(event) => Ok(Decoded { event, json, relay }),
+            Err(e) => Err(Rejection {
+                relay,
+                reason: e.reason.label().to_string(),
+                kind: None,
+            }),
+        })
+        .collect();
+    split(results)
+}
+
+fn split<T>(results: Vec<Result<T, Rejection>>) -> (Vec<T>, Vec<Rejection>) {
+    let mut ok = Vec::with_capacity(results.len());
+    let mut rejected = Vec::new();
+    for r in results {
+        match r {
+            Ok(v) => ok.push(v),
+            Err(e) => rejected.push(e),
+        }
+    }
+    (ok, rejected)
+}
+
+/// Remembers recently seen event ids in two generations, so memory stays bounded: when the
+/// current generation is full it becomes the previous one and the oldest ids are forgotten (the
+/// store answers for those).
+#[derive(Debug)]
+pub struct Dedup {
+    current: HashSet<EventId>,
+    previous: HashSet<EventId>,
+    capacity: usize,
+}
+
+impl Dedup {
+    /// A dedup that remembers between `capacity` and `2 × capacity` ids.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            current: HashSet::with_capacity(capacity.min(1 << 16)),
+            previous: HashSet::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Whether `id` was seen recently.
+    pub fn contains(&self, id: &EventId) -> bool {
+        self.current.contains(id) || self.previous.contains(id)
+    }
+
+    /// Records `id`; returns `true` if it was not seen recently.
+    pub fn insert(&mut self, id: EventId) -> bool {
+        if self.contains(&id) {
+            return false;
+        }
+        if self.current.len() >= self.capacity {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(id)
+    }
+
+    /// Forgets `id` (used when a batch could not be stored, so a redelivery is not dropped).
+    pub fn forget(&mut self, id: &EventId) {
+        self.current.remove(id);
+        self.previous.remove(id);
+    }
+}
+
+/// The mint keys known so far: signers of 4919 and 11467, and keys named by 38172 `d` tags.
+/// Kind 1337 is read only from these keys (other apps use kind 1337).
+#[derive(Debug, Default, Clone)]
+pub struct KnownMintKeys(HashSet<[u8; 32]>);
+
+impl KnownMintKeys {
+    /// From keys already in the store.
+    pub fn from_keys(keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        Self(keys.into_iter().collect())
+    }
+
+    /// Whether `key` is a known mint key.
+    pub fn contains(&self, key: &[u8; 32]) -> bool {
+        self.0.contains(key)
+    }
+
+    /// Adds a key; returns `true` if it is new.
+    pub fn insert(&mut self, key: [u8; 32]) -> bool {
+        self.0.insert(key)
+    }
+
+    /// How many keys are known.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What [`verify_and_parse`] returns.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Verified, parsed events in input order.
+    pub verified: Vec<Verified>,
+    /// Refusals with their reasons.
+    pub rejections: Vec<Rejection>,
+    /// Mint keys seen for the first time in this batch.
+    pub new_mint_keys: Vec<[u8; 32]>,
+}
+
+/// The mint key an event proves exists, before its content is parsed.
+fn mint_key_of(event: &SignedEvent) -> Option<[u8; 32]> {
+    match event.kind {
+        kinds::CASHU_DATA | kinds::MINT_INFO => Some(event.pubkey),
+        kinds::MINT_ANNOUNCEMENT => event
+            .tag_value("d")
+            .and_then(|d| mintwatch_protocol::MintKey::parse(d).ok())
+            .map(|k| *k.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Parses a verified event's content by kind.
+pub fn parse_content(event: &SignedEvent, known: &KnownMintKeys) -> Result<Content, ParseError> {
+    Ok(match event.kind {
+        kinds::MINT_ANNOUNCEMENT => Content::MintAnnouncement(MintAnnouncement::parse(event)?),
+        kinds::FEDIMINT_ANNOUNCEMENT => {
+            Content::FedimintAnnouncement(FedimintAnnouncement::parse(event)?)
+        }
+        kinds::RECOMMENDATION => Content::Recommendation(Recommendation::parse(event)?),
+        kinds::DELETION => Content::Deletion(Deletion::parse(event)?),
+        kinds::MINT_INFO => Content::MintInfo(MintInfo::parse(event)?),
+        kinds::CASHU_DATA => Content::CashuData(CashuData::parse(event)?),
+        kinds::FIN_EPOCH if known.contains(&event.pubkey) => {
+            Content::FinEpoch(FinEpoch::parse(event)?)
+        }
+        kinds::FIN_EPOCH => {
+            return Err(ParseError::new(
+                "pubkey",
+                Reason::NotForUs("kind 1337 from a key that is not a known mint".into()),
+            ))
+        }
+        other => {
+            return Err(ParseError::new(
+                "kind",
+                Reason::NotForUs(format!("kind {other} is not read")),
+            ))
+        }
+    })
+}
+
+/// Checks ids and signatures of a deduplicated batch in parallel, learns mint keys from what
+/// verified, then parses every verified event's content in parallel.
+pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Checked {
+    let events: Vec<SignedEvent> = batch.iter().map(|d| d.event.clone()).collect();
+    let results = verify_batch(&events);
+    drop(events);
+    let mut checked = Checked::default();
+    let mut passed = Vec::with_capacity(batch.len());
+    for (decoded, result) in batch.into_iter().zip(results) {
+        match result {
+            Ok(()) => {
+                // Learn keys before parsing, so a 1337 in the same batch as its mint's first 4919
+                // is read.
+                if let Some(key) = mint_key_of(&decoded.event) {
+                    if known.insert(key) {
+                        checked.new_mint_keys.push(key);
+                    }
+                }
+                passed.push(decoded);
+            }
+            Err(e) => checked.rejections.push(Rejection {
+                relay: decoded.relay,
+                reason: e.label().to_string(),
+                kind: Some(decoded.event.kind),
+            }),
+        }
+    }
+    let known: &KnownMintKeys = known;
+    let parsed: Vec<Result<Verified, Rejection>> = passed
+        .into_par_iter()
+        .map(|d| match parse_content(&d.event, known) {
+            Ok(content) => Ok(Verified {
+                event: d.event,
+                json: d.json,
+                relay: d.relay,
+                content,
+            }),
+            Err(e) => Err(Rejection {
+                relay: d.relay,
+                reason: e.reason.label().to_string(),
+                kind: Some(d.event.kind),
+            }),
+        })
+        .collect();
+    let (verified, rejected) = split(parsed);
+    checked.verified = verified;
+    checked.rejections.extend(rejected);
+    checked
+}
+
