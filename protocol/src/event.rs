@@ -471,6 +471,48 @@ mod tests {
     }
 
     #[test]
+    fn any_length_verifier_agrees_with_libsecp_on_signed_ids_and_edge_scalars() {
+        let e = sample();
+        assert_eq!(verify_schnorr(&e.pubkey, &e.id.0, &e.sig), Ok(()));
+        assert_eq!(verify_schnorr_any(&e.pubkey, &e.id.0, &e.sig), Ok(()));
+        // s = 0, s = n, r = p: refused by both, without panicking.
+        let mut zero_s = e.sig;
+        zero_s[32..].fill(0);
+        let mut n_s = e.sig;
+        n_s[32..].copy_from_slice(&CURVE_ORDER);
+        let mut p_r = e.sig;
+        p_r[..32].copy_from_slice(&FIELD_SIZE);
+        for sig in [zero_s, n_s, p_r, [0u8; 64], [0xff; 64]] {
+            assert_eq!(
+                verify_schnorr_any(&e.pubkey, &e.id.0, &sig),
+                Err(VerifyError::BadSignature)
+            );
+            assert_eq!(
+                verify_schnorr(&e.pubkey, &e.id.0, &sig),
+                Err(VerifyError::BadSignature)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_length_verifier_never_panics_and_agrees(
+            pk in proptest::prelude::any::<[u8; 32]>(),
+            msg in proptest::prelude::any::<[u8; 32]>(),
+            sig in proptest::collection::vec(proptest::prelude::any::<u8>(), 64),
+        ) {
+            let mut s = [0u8; 64];
+            s.copy_from_slice(&sig);
+            proptest::prop_assert_eq!(
+                verify_schnorr_any(&pk, &msg, &s),
+                verify_schnorr(&pk, &msg, &s)
+            );
+        }
+    }
+
+    #[test]
     fn oversized_json_is_refused() {
         let big = format!("{{\"content\":\"{}\"}}", "a".repeat(MAX_EVENT_JSON_BYTES));
         let err = SignedEvent::from_json(&big).expect_err("too large");
