@@ -1,1 +1,0 @@
-//! Deterministic simulated mints, honest and misbehaving, with real keys and real BDHKE.
