@@ -51,7 +51,11 @@ impl KnownMints {
         let added = {
             // A panic elsewhere while holding the lock cannot leave a BTreeSet half-updated in
             // a way that matters here, so a poisoned lock is still usable.
-            let mut set = self.inner.keys.write().unwrap_or_else(PoisonError::into_inner);
+            let mut set = self
+                .inner
+                .keys
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             keys.into_iter().filter(|k| set.insert(*k)).count()
         };
         if added > 0 {
@@ -86,6 +90,9 @@ impl KnownMints {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeSet<MintKey>> {
-        self.inner.keys.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

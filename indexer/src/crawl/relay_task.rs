@@ -30,6 +30,10 @@ const MINT_KINDS: &[u16] = &[kinds::FIN_EPOCH];
 /// Sub ids of closed subscriptions remembered, so late events on them are not taken for a
 /// relay's misbehaviour.
 const CLOSED_MEMORY: usize = 256;
+/// Walks start this far in the future: events stamped a little ahead of our clock (relays
+/// commonly accept up to 15 minutes) would otherwise fall above the first page of a walk and
+/// below a live subscription that only sees new arrivals.
+const FUTURE_SLACK: u64 = 15 * 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum FilterId {
@@ -204,11 +208,8 @@ impl RelayTask {
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(self.cfg.hard_max_message_bytes))
             .max_frame_size(Some(self.cfg.hard_max_message_bytes));
-        let connect = tokio_tungstenite::connect_async_with_config(
-            self.url.as_ref(),
-            Some(ws_config),
-            true,
-        );
+        let connect =
+            tokio_tungstenite::connect_async_with_config(self.url.as_ref(), Some(ws_config), true);
         let ws = tokio::select! {
             r = tokio::time::timeout(self.cfg.connect_timeout, connect) => match r {
                 Ok(Ok((ws, _))) => ws,
@@ -368,7 +369,10 @@ struct Sub {
 impl Sub {
     fn matches(&self, h: &EventHead) -> bool {
         self.kinds.contains(&h.kind)
-            && self.authors.as_ref().is_none_or(|a| a.keys.contains(&h.pubkey))
+            && self
+                .authors
+                .as_ref()
+                .is_none_or(|a| a.keys.contains(&h.pubkey))
             && self.since.is_none_or(|s| h.created_at >= s)
             && self.until.is_none_or(|u| h.created_at <= u)
     }
@@ -500,6 +504,7 @@ impl<'a> Session<'a> {
     /// Subscribes everything this connection needs.
     async fn start(&mut self) -> Result<(), End> {
         let now = unix_now();
+        let top = now + FUTURE_SLACK;
         let overlap = self.overlap();
         let live = self.live_sub(FilterId::Public, None, now);
         self.open(live).await?;
@@ -516,7 +521,7 @@ impl<'a> Session<'a> {
         } else {
             Some(match p.backfill_until {
                 Some(b) => b.saturating_sub(1),
-                None => now,
+                None => top,
             })
         };
         if has_coverage {
@@ -525,7 +530,7 @@ impl<'a> Session<'a> {
                 Purpose::CatchUp,
                 vec![None],
                 catchup_since,
-                now,
+                top,
             )
             .await?;
         }
@@ -559,7 +564,7 @@ impl<'a> Session<'a> {
                     Purpose::CatchUp,
                     walk_chunks,
                     since,
-                    now,
+                    top,
                 )
                 .await?;
             } else {
@@ -571,7 +576,7 @@ impl<'a> Session<'a> {
                     Purpose::Backfill,
                     walk_chunks,
                     None,
-                    now,
+                    top,
                 )
                 .await?;
             }
@@ -603,12 +608,7 @@ impl<'a> Session<'a> {
             idx: 0,
             since,
             top,
-            pager: Pager::new(
-                since,
-                top,
-                self.cfg().page_size,
-                self.cfg().max_drain_limit,
-            ),
+            pager: Pager::new(since, top, self.cfg().page_size, self.cfg().max_drain_limit),
             started: now,
             last_log: now,
             delivered: 0,
@@ -778,7 +778,7 @@ impl<'a> Session<'a> {
         }
         self.pending_new.extend(new);
         if !self.new_authors_walk {
-            self.start_new_authors_walk(now).await?;
+            self.start_new_authors_walk(now + FUTURE_SLACK).await?;
         }
         self.update_state();
         Ok(())
@@ -1000,7 +1000,8 @@ impl<'a> Session<'a> {
             }
             Purpose::NewAuthors => {
                 self.new_authors_walk = false;
-                self.start_new_authors_walk(unix_now()).await?;
+                self.start_new_authors_walk(unix_now() + FUTURE_SLACK)
+                    .await?;
             }
         }
         Ok(())

@@ -127,7 +127,10 @@ impl RelayStats {
     }
 
     pub(crate) fn set_error(&self, error: Option<String>) {
-        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = error;
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = error;
     }
 
     pub(crate) fn snapshot(&self) -> RelayStatsSnapshot {
