@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -513,7 +514,14 @@ async fn two_relays_one_of_them_down_at_start() {
 
 /// A "relay" that answers the first backfill page with every kind of misbehaviour, then ends
 /// every other request at once.
-async fn misbehaving_relay(keys: Keys, max_message: usize, flood: Vec<String>) -> String {
+/// The first live request gets AUTH, NOTICE and CLOSED instead of EOSE; `live_reqs` counts
+/// live requests (the crawler must ask again).
+async fn misbehaving_relay(
+    keys: Keys,
+    max_message: usize,
+    flood: Vec<String>,
+    live_reqs: Arc<AtomicUsize>,
+) -> String {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind");
@@ -536,6 +544,17 @@ async fn misbehaving_relay(keys: Keys, max_message: usize, flood: Vec<String>) -
                     .is_some_and(|k| k.contains(&Value::from(38172)));
                 let is_page = filter["limit"].as_u64().unwrap_or(0) > 0;
                 let mut out: Vec<Message> = Vec::new();
+                if !is_page && live_reqs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    out.push(Message::text(r#"["AUTH","challenge"]"#));
+                    out.push(Message::text(r#"["NOTICE","slow down"]"#));
+                    out.push(Message::text(format!(
+                        r#"["CLOSED","{sub}","rate-limited: slow down"]"#
+                    )));
+                    for m in out {
+                        let _ = ws.send(m).await;
+                    }
+                    continue;
+                }
                 if public && is_page && !served_junk {
                     served_junk = true;
                     let until = filter["until"].as_u64().expect("until");
@@ -599,7 +618,8 @@ async fn misbehaving_relay_is_counted_and_does_not_disturb_another() {
             format!("{{ {}", &json[1..]).replace(",\"", ",  \"")
         })
         .collect();
-    let bad = misbehaving_relay(keys.clone(), max_message, flood.clone()).await;
+    let live_reqs = Arc::new(AtomicUsize::new(0));
+    let bad = misbehaving_relay(keys.clone(), max_message, flood.clone(), live_reqs.clone()).await;
 
     let mut config = test_config(vec![bad.clone(), good.url.clone()]);
     config.max_message_bytes = max_message;
@@ -645,6 +665,25 @@ async fn misbehaving_relay_is_counted_and_does_not_disturb_another() {
     for (got, sent) in from_bad.iter().zip(&flood) {
         assert_eq!(*got, sent, "events are handed on verbatim");
     }
+
+    // CLOSED is retried on the same connection; NOTICE and AUTH are only logged and counted.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while live_reqs.load(Ordering::SeqCst) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "CLOSED subscription not retried"
+        );
+        sink.drain_for(Duration::from_millis(20)).await;
+    }
+    let stats = running.stats.relay(&bad).expect("stats");
+    assert_eq!(stats.closed, 1);
+    assert_eq!(stats.notices, 1);
+    assert_eq!(stats.auth_challenges, 1);
+    assert_eq!(
+        stats.connects, 1,
+        "misbehaviour did not cost the connection"
+    );
+    assert_eq!(stats.disconnects, 0);
 
     let good_stats = running.stats.relay(&good_url).expect("stats");
     assert!(good_stats.rejections.is_empty());

@@ -17,7 +17,7 @@
 //! Per filter and connection: a *live* subscription (`since` = connect time minus the overlap,
 //! `limit` 0: only new events), a *catch-up* walk from the connect time down to the last
 //! `newest_seen` minus the overlap (what was missed while disconnected), and a *backfill* walk
-//! from `backfill_until` down to the beginning (see [`paging`] for how a walk pages without
+//! from `backfill_until` down to the beginning (see `crawl/paging.rs` for how a walk pages without
 //! looping or skipping when many events share one second).
 //!
 //! Cursor semantics ([`Cursor`], one per relay and filter, sent on the same channel after the
@@ -81,7 +81,7 @@ pub struct CrawlConfig {
     pub relays: Vec<String>,
     /// `limit` of a backfill page.
     pub page_size: usize,
-    /// Largest `limit` used to drain one crowded second (see [`paging`]).
+    /// Largest `limit` used to drain one crowded second (see `crawl/paging.rs`).
     pub max_drain_limit: usize,
     /// First wait before reconnecting.
     pub backoff_initial: Duration,
