@@ -1,1 +1,0 @@
-//! Crawl: read relay websockets (backfill, then live), hand raw events to the pipeline.
