@@ -7,7 +7,9 @@ use std::path::PathBuf;
 pub fn vectors_dir() -> PathBuf {
     std::env::var_os("MINTWATCH_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
+        })
 }
 
 /// Reads one vector file as JSON; panics with a clear message if it is missing or not JSON.
@@ -15,7 +17,8 @@ pub fn load_json(name: &str) -> serde_json::Value {
     let path = vectors_dir().join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("vector file {} is missing: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("vector file {} is not JSON: {e}", path.display()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("vector file {} is not JSON: {e}", path.display()))
 }
 
 /// Reads a JSON Lines vector file, one value per non-empty line.
@@ -23,7 +26,10 @@ pub fn load_jsonl(name: &str) -> Vec<String> {
     let path = vectors_dir().join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("vector file {} is missing: {e}", path.display()));
-    text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Reports how many entries of a file a test checked, and fails if none were.
