@@ -24,6 +24,9 @@ use crate::pipeline::{Content, StoreBatch, Verified};
 
 type Key32 = [u8; 32];
 
+/// A burns row: Y, mint, event, position, amount, unit, epoch.
+type BurnRow<'a> = ([u8; 33], Key32, Key32, i32, i64, &'a str, i64);
+
 /// The mint an event is about, as stored in `events.mint`: the signer of a mint's own kinds, the
 /// key a 38172's `d` names, the key a review's target names.
 fn subject_mint(v: &Verified) -> Option<Key32> {
@@ -312,13 +315,9 @@ async fn insert_cashu_data(
             GroupContents::Mint(_) => None,
         })
         .sum();
-    let mut b_y = Vec::with_capacity(burn_total);
-    let mut b_mint = Vec::with_capacity(burn_total);
-    let mut b_event = Vec::with_capacity(burn_total);
-    let mut b_pos = Vec::with_capacity(burn_total);
-    let mut b_amount = Vec::with_capacity(burn_total);
-    let mut b_unit: Vec<&str> = Vec::with_capacity(burn_total);
-    let mut b_epoch = Vec::with_capacity(burn_total);
+    // Rows of the burns table, sorted by Y before writing so the Y index is filled leaf by
+    // leaf instead of at random (fewer pages touched and logged per batch).
+    let mut burn_rows: Vec<BurnRow<'_>> = Vec::with_capacity(burn_total);
     let (
         mut i_mint,
         mut i_event,
@@ -356,13 +355,15 @@ async fn insert_cashu_data(
             match &g.contents {
                 GroupContents::Burn(entries) => {
                     for e in entries {
-                        b_y.push(e.y.as_bytes().to_vec());
-                        b_mint.push(mint.to_vec());
-                        b_event.push(id.to_vec());
-                        b_pos.push(pos);
-                        b_amount.push(bigint(e.amount.get()));
-                        b_unit.push(unit);
-                        b_epoch.push(epoch);
+                        burn_rows.push((
+                            *e.y.as_bytes(),
+                            mint,
+                            id,
+                            pos,
+                            bigint(e.amount.get()),
+                            unit,
+                            epoch,
+                        ));
                         stat.burn_count += 1;
                         stat.burn_amount += u128::from(e.amount.get());
                         pos = pos.saturating_add(1);
@@ -370,11 +371,11 @@ async fn insert_cashu_data(
                 }
                 GroupContents::Mint(entries) => {
                     for e in entries {
-                        i_mint.push(mint.to_vec());
-                        i_event.push(id.to_vec());
+                        i_mint.push(mint);
+                        i_event.push(id);
                         i_pos.push(pos);
-                        i_b.push(e.b_.as_bytes().to_vec());
-                        i_c.push(e.c_.as_bytes().to_vec());
+                        i_b.push(*e.b_.as_bytes());
+                        i_c.push(*e.c_.as_bytes());
                         i_amount.push(bigint(e.amount.get()));
                         i_unit.push(unit);
                         i_epoch.push(epoch);
@@ -386,9 +387,27 @@ async fn insert_cashu_data(
             }
         }
     }
-    let (burns, issued) = (b_y.len() as u64, i_b.len() as u64);
+    let (burns, issued) = (burn_rows.len() as u64, i_b.len() as u64);
 
-    if !b_y.is_empty() {
+    if !burn_rows.is_empty() {
+        burn_rows.sort_unstable_by_key(|row| row.0);
+        let n = burn_rows.len();
+        let mut b_y = Vec::with_capacity(n);
+        let mut b_mint = Vec::with_capacity(n);
+        let mut b_event = Vec::with_capacity(n);
+        let mut b_pos = Vec::with_capacity(n);
+        let mut b_amount = Vec::with_capacity(n);
+        let mut b_unit = Vec::with_capacity(n);
+        let mut b_epoch = Vec::with_capacity(n);
+        for (y, mint, event, pos, amount, unit, epoch) in burn_rows {
+            b_y.push(y);
+            b_mint.push(mint);
+            b_event.push(event);
+            b_pos.push(pos);
+            b_amount.push(amount);
+            b_unit.push(unit);
+            b_epoch.push(epoch);
+        }
         sqlx::query(
             "INSERT INTO burns (y, mint, event_id, pos, amount, unit, epoch)
              SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::int[],
