@@ -59,9 +59,12 @@ CREATE TABLE mints (
     units           text[]      NOT NULL DEFAULT '{}',
     nuts            integer[]   NOT NULL DEFAULT '{}',
     network         text,
-    -- created_at of the first and last event about this mint (activity sort, decay in rank).
+    -- created_at of the first and last event about this mint, by anyone (activity sort).
     first_seen      bigint      NOT NULL,
     last_seen       bigint      NOT NULL,
+    -- created_at of the newest event signed by the mint key itself: what the rank's decay of a
+    -- silent mint must use, since third parties can announce or review a dead mint forever.
+    last_active     bigint,
     -- 0..100, null until the analyze stage ranked the mint; components exposed beside it (§4).
     rank            real,
     rank_components jsonb       NOT NULL DEFAULT '{}',

@@ -336,6 +336,7 @@ async fn write_batch_then_read_back() {
     let row = db.store.mint(&key).await.expect("mint").expect("listed");
     assert_eq!(row.identity, IdentityLevel::Unbound);
     assert_eq!((row.first_seen, row.last_seen), (1_000, 1_060));
+    assert_eq!(row.last_active, Some(1_060));
     assert_eq!((row.event_count, row.burn_count, row.mint_count), (2, 4, 2));
     db.drop().await;
 }
@@ -544,6 +545,8 @@ async fn the_latest_announcement_wins_and_ties_go_to_the_lowest_id() {
         .expect("mint")
         .expect("listed");
     assert_eq!(row.identity, IdentityLevel::Operator);
+    // Others' announcements are not the mint's own activity.
+    assert_eq!((row.last_seen, row.last_active), (50, None));
     assert_eq!(row.urls, vec!["https://op.example".to_string()]);
     db.drop().await;
 }
@@ -679,6 +682,22 @@ async fn findings_are_idempotent_per_key() {
         .expect("query");
     assert_eq!(n, 3, "re-deriving updates the evidence in place");
     assert_eq!(db.count("findings").await, 1);
+    let resolved = db
+        .store
+        .resolve_finding(&key, FindingKind::DoubleSpend, &y.to_hex())
+        .await
+        .expect("resolve");
+    assert!(resolved);
+    assert!(!db
+        .store
+        .resolve_finding(&key, FindingKind::Fork, &y.to_hex())
+        .await
+        .expect("resolve"));
+    let (open,): (i64,) = sqlx::query_as("SELECT count(*) FROM findings WHERE NOT resolved")
+        .fetch_one(db.store.pool())
+        .await
+        .expect("query");
+    assert_eq!(open, 0);
     db.drop().await;
 }
 

@@ -275,7 +275,8 @@ impl Store {
     pub async fn mint(&self, key: &MintKey) -> Result<Option<MintRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT identity, urls, name, description, units, nuts, network, first_seen,
-                    last_seen, rank, rank_components, event_count, burn_count, mint_count
+                    last_seen, rank, rank_components, event_count, burn_count, mint_count,
+                    last_active
              FROM mints WHERE key = $1",
         )
         .bind(key.as_bytes().to_vec())
@@ -301,6 +302,7 @@ impl Store {
                 event_count: records::unsigned(r.try_get(11)?, "mints.event_count")?,
                 burn_count: records::unsigned(r.try_get(12)?, "mints.burn_count")?,
                 mint_count: records::unsigned(r.try_get(13)?, "mints.mint_count")?,
+                last_active: opt_unsigned(r.try_get(14)?, "mints.last_active")?,
             })
         })
         .transpose()

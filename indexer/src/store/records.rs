@@ -160,6 +160,8 @@ pub struct MintRecord {
     pub first_seen: u64,
     /// `created_at` of the last event about the mint.
     pub last_seen: u64,
+    /// `created_at` of the last event signed by the mint key itself.
+    pub last_active: Option<u64>,
     /// Rank 0..100, once ranked.
     pub rank: Option<f32>,
     /// The rank's components.

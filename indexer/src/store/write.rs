@@ -8,7 +8,7 @@
 //! twice counts its refusals twice (only possible if a caller retries a commit that in fact
 //! succeeded; the numbers are diagnostics, not evidence).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use mintwatch_protocol::broadcast::GroupContents;
 use mintwatch_protocol::kinds;
@@ -74,10 +74,10 @@ fn newer(created_at: u64, id: &EventId, other_created_at: u64, other_id: &EventI
 
 /// Keeps, per slot, the event that wins the replaceable rule; the statement that writes the
 /// winners compares them with the stored row, because one statement may not touch a row twice.
-fn winners<'a, K: std::hash::Hash + Eq>(
-    items: impl Iterator<Item = (K, &'a Verified)>,
-) -> Vec<&'a Verified> {
-    let mut best: HashMap<K, &'a Verified> = HashMap::new();
+/// Slots come out in key order: every upsert of a batch locks rows in a fixed order, so two
+/// writers touching the same rows wait for each other instead of deadlocking.
+fn winners<'a, K: Ord>(items: impl Iterator<Item = (K, &'a Verified)>) -> Vec<&'a Verified> {
+    let mut best: BTreeMap<K, &'a Verified> = BTreeMap::new();
     for (slot, v) in items {
         match best.get(&slot) {
             Some(cur)
@@ -99,6 +99,8 @@ fn winners<'a, K: std::hash::Hash + Eq>(
 struct MintTotals {
     first_seen: u64,
     last_seen: u64,
+    /// Newest event signed by the mint key itself.
+    last_active: Option<u64>,
     events: i64,
     burns: i64,
     issued: i64,
@@ -174,6 +176,26 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Marks a finding resolved (e.g. a gap whose missing event arrived). Returns whether such
+    /// a finding existed.
+    pub async fn resolve_finding(
+        &self,
+        mint: &MintKey,
+        kind: mintwatch_protocol::FindingKind,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE findings SET resolved = true, updated_at = now()
+             WHERE mint = $1 AND kind = $2 AND finding_key = $3",
+        )
+        .bind(mint.as_bytes().to_vec())
+        .bind(kind.as_str())
+        .bind(pg_text(key))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Stores a mint's rank and its components (the analyze stage's output).
@@ -338,7 +360,7 @@ async fn insert_cashu_data(
         vec![],
     );
     let (mut l_id, mut l_mint, mut l_created, mut l_prev) = (vec![], vec![], vec![], vec![]);
-    let mut stats: HashMap<(Key32, &str, u64), StatTotals> = HashMap::new();
+    let mut stats: BTreeMap<(Key32, &str, u64), StatTotals> = BTreeMap::new();
 
     for (v, d) in &data {
         let mint = v.event.pubkey;
@@ -527,7 +549,7 @@ async fn insert_fin_epochs(conn: &mut PgConnection, fresh: &[&Verified]) -> Resu
 
 /// Creates directory rows for mints seen for the first time and moves their counters.
 async fn upsert_mints(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<(), StoreError> {
-    let mut totals: HashMap<Key32, MintTotals> = HashMap::new();
+    let mut totals: BTreeMap<Key32, MintTotals> = BTreeMap::new();
     for v in fresh.iter().filter(|v| lists_mint(v)) {
         let Some(key) = subject_mint(v) else { continue };
         let t = totals.entry(key).or_insert_with(|| MintTotals {
@@ -537,6 +559,12 @@ async fn upsert_mints(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<()
         });
         t.first_seen = t.first_seen.min(v.event.created_at);
         t.last_seen = t.last_seen.max(v.event.created_at);
+        if v.event.pubkey == key {
+            t.last_active = Some(
+                t.last_active
+                    .map_or(v.event.created_at, |a| a.max(v.event.created_at)),
+            );
+        }
         t.events += 1;
         if let Content::CashuData(d) = &v.content {
             for g in &d.groups {
@@ -551,23 +579,26 @@ async fn upsert_mints(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<()
     if totals.is_empty() {
         return Ok(());
     }
-    let (mut key, mut first, mut last, mut events, mut burns, mut issued) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut key, mut first, mut last, mut active, mut events, mut burns, mut issued) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for (k, t) in totals {
         key.push(k.to_vec());
         first.push(bigint(t.first_seen));
         last.push(bigint(t.last_seen));
+        active.push(t.last_active.map(bigint));
         events.push(t.events);
         burns.push(t.burns);
         issued.push(t.issued);
     }
     sqlx::query(
-        "INSERT INTO mints (key, first_seen, last_seen, event_count, burn_count, mint_count)
+        "INSERT INTO mints
+             (key, first_seen, last_seen, last_active, event_count, burn_count, mint_count)
          SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[],
-                              $5::bigint[], $6::bigint[])
+                              $5::bigint[], $6::bigint[], $7::bigint[])
          ON CONFLICT (key) DO UPDATE
          SET first_seen = LEAST(mints.first_seen, EXCLUDED.first_seen),
              last_seen = GREATEST(mints.last_seen, EXCLUDED.last_seen),
+             last_active = GREATEST(mints.last_active, EXCLUDED.last_active),
              event_count = mints.event_count + EXCLUDED.event_count,
              burn_count = mints.burn_count + EXCLUDED.burn_count,
              mint_count = mints.mint_count + EXCLUDED.mint_count,
@@ -576,6 +607,7 @@ async fn upsert_mints(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<()
     .bind(key)
     .bind(first)
     .bind(last)
+    .bind(active)
     .bind(events)
     .bind(burns)
     .bind(issued)
@@ -972,7 +1004,7 @@ async fn insert_sightings(
 }
 
 async fn add_counters(conn: &mut PgConnection, batch: &StoreBatch) -> Result<(), StoreError> {
-    let mut sums: HashMap<(&str, &str, i32), i64> = HashMap::new();
+    let mut sums: BTreeMap<(&str, &str, i32), i64> = BTreeMap::new();
     for (r, n) in &batch.rejections {
         let kind = r.kind.map_or(-1, i32::from);
         *sums.entry((&r.relay, &r.reason, kind)).or_default() +=
@@ -1005,7 +1037,7 @@ async fn add_counters(conn: &mut PgConnection, batch: &StoreBatch) -> Result<(),
 
 async fn upsert_cursors(conn: &mut PgConnection, batch: &StoreBatch) -> Result<(), StoreError> {
     // Later cursors of one (relay, filter) supersede earlier ones in the same batch.
-    let mut last: HashMap<(&str, &str), &crate::pipeline::Cursor> = HashMap::new();
+    let mut last: BTreeMap<(&str, &str), &crate::pipeline::Cursor> = BTreeMap::new();
     for c in &batch.cursors {
         last.insert((&c.relay, &c.filter), c);
     }
