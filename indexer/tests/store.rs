@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use mintwatch_indexer::pipeline::{Content, Cursor, Rejection, StoreBatch, Verified};
 use mintwatch_indexer::store::{NewFinding, RelayCounter};
-use mintwatch_protocol::broadcast::FinEpoch;
+use mintwatch_protocol::broadcast::{FinEpoch, MintInfo};
 use mintwatch_protocol::nip87::{
     AnnouncedMint, AnnouncementMetadata, Deletion, MintAnnouncement, Recommendation, ReviewTarget,
 };
-use mintwatch_protocol::{Epoch, EventId, FindingKind, IdentityLevel, MintKey, MintUrl, Network};
+use mintwatch_protocol::{
+    Epoch, EventId, FindingKind, IdentityLevel, MintKey, MintUrl, Network, Point,
+};
 use nostr::Keys;
 use support::*;
 
@@ -752,5 +754,92 @@ async fn store_throughput() {
         elapsed,
         total as f64 / elapsed.as_secs_f64()
     );
+    db.drop().await;
+}
+
+fn mint_info(keys: &Keys, content_key: Point, name: &str, created_at: u64) -> Verified {
+    let raw = serde_json::json!({"name": name, "pubkey": content_key.to_hex()});
+    let typed = MintInfo {
+        pubkey: Some(content_key),
+        name: Some(name.to_string()),
+        description: Some("a test mint".to_string()),
+        urls: vec![MintUrl::parse("https://info.example").expect("url")],
+        nuts: vec![4, 5],
+        units: vec![unit("sat"), unit("usd")],
+        raw: raw.clone(),
+    };
+    verified(
+        keys,
+        11467,
+        &MintInfo::encode_content(&raw),
+        vec![],
+        created_at,
+        RELAY_A,
+        Content::MintInfo(typed),
+    )
+}
+
+#[tokio::test]
+async fn mint_identity_follows_the_live_11467() {
+    let db = TestDb::new().await;
+    let mint = Keys::generate();
+    let key = mint_key(&mint);
+    let mut own = [2u8; 33];
+    own[1..].copy_from_slice(key.as_bytes());
+    let own = Point::from_bytes(&own).expect("the signer's key as a compressed point");
+
+    // An operator's announcement first, then the mint's own 11467: self-signed, and the
+    // profile comes from the 11467.
+    let operator = Keys::generate();
+    db.store
+        .write_batch(&batch(vec![announcement(
+            &operator,
+            &key,
+            "https://op.example",
+            "Op name",
+            10,
+        )]))
+        .await
+        .expect("write");
+    assert_eq!(
+        db.store.mint(&key).await.expect("mint").map(|m| m.identity),
+        Some(IdentityLevel::Operator)
+    );
+    db.store
+        .write_batch(&batch(vec![mint_info(&mint, own, "Own name", 20)]))
+        .await
+        .expect("write");
+    let row = db.store.mint(&key).await.expect("mint").expect("listed");
+    assert_eq!(row.identity, IdentityLevel::SelfSigned);
+    assert_eq!(row.name.as_deref(), Some("Own name"));
+    assert_eq!(row.urls, vec!["https://info.example".to_string()]);
+    assert_eq!(row.units, vec!["sat".to_string(), "usd".to_string()]);
+    assert_eq!(
+        row.network.as_deref(),
+        Some("mainnet"),
+        "from the announcement"
+    );
+
+    // A newer 11467 whose content key is another key: mismatch.
+    db.store
+        .write_batch(&batch(vec![mint_info(&mint, random_point(), "Other", 30)]))
+        .await
+        .expect("write");
+    let row = db.store.mint(&key).await.expect("mint").expect("listed");
+    assert_eq!(row.identity, IdentityLevel::Mismatch);
+
+    // The directory search finds it by a word of its name and by a fragment of its URL.
+    let (by_word,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM mints WHERE search @@ plainto_tsquery('simple', 'other')",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .expect("query");
+    let (by_fragment,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM mints WHERE search_text LIKE '%nfo.exam%'")
+            .fetch_one(db.store.pool())
+            .await
+            .expect("query");
+    assert_eq!((by_word, by_fragment), (1, 1));
     db.drop().await;
 }

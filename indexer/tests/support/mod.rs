@@ -24,9 +24,9 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates `mw_test_<random>` and connects a migrated store to it.
+    /// Creates `mw_store_test_<random>` and connects a migrated store to it.
     pub async fn new() -> TestDb {
-        let name = format!("mw_test_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("mw_store_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
             .await
             .expect("connect to the postgres database");
