@@ -1,1 +1,0 @@
-//! Store: PostgreSQL through sqlx; one transaction per batch, bulk writes, idempotent.

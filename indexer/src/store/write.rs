@@ -1,0 +1,1071 @@
+//! [`Store::write_batch`]: one transaction per batch, one array-bound statement per table.
+//!
+//! Idempotence: `events` is inserted first with `ON CONFLICT DO NOTHING RETURNING id`, and every
+//! typed row (burns, issued signatures, chain links, announcements, reviews, statistics, ...) is
+//! written only for the ids that statement returned. A batch written twice therefore adds no rows
+//! and no statistics the second time; sightings and cursors are upserts, so they converge too.
+//! Refusal counters are the one additive exception: they count deliveries, so a batch committed
+//! twice counts its refusals twice (only possible if a caller retries a commit that in fact
+//! succeeded; the numbers are diagnostics, not evidence).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use mintwatch_protocol::broadcast::GroupContents;
+use mintwatch_protocol::kinds;
+use mintwatch_protocol::nip87::{AnnouncedMint, Recommendation, ReviewTarget};
+use mintwatch_protocol::{EventId, MintKey};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::records::{self, BatchOutcome, NewFinding};
+use super::text::{bigint, pg_json, pg_text, review_target_text};
+use super::{Store, StoreError};
+use crate::pipeline::{Content, StoreBatch, Verified};
+
+type Key32 = [u8; 32];
+
+/// A burns row: Y, mint, event, position, amount, unit, epoch.
+type BurnRow<'a> = ([u8; 33], Key32, Key32, i32, i64, &'a str, i64);
+
+/// The mint an event is about, as stored in `events.mint`: the signer of a mint's own kinds, the
+/// key a 38172's `d` names, the key a review's target names.
+fn subject_mint(v: &Verified) -> Option<Key32> {
+    match &v.content {
+        Content::CashuData(_) | Content::FinEpoch(_) | Content::MintInfo(_) => Some(v.event.pubkey),
+        Content::MintAnnouncement(a) => match &a.mint {
+            AnnouncedMint::Key(k) => Some(*k.as_bytes()),
+            AnnouncedMint::Opaque(_) => None,
+        },
+        Content::Recommendation(r) => review_target_mint(r).map(|k| *k.as_bytes()),
+        Content::FedimintAnnouncement(_) | Content::Deletion(_) => None,
+    }
+}
+
+/// Whether the event puts its mint in the directory (reviews of a key do not: anyone could
+/// invent keys to review).
+fn lists_mint(v: &Verified) -> bool {
+    matches!(
+        v.content,
+        Content::CashuData(_)
+            | Content::FinEpoch(_)
+            | Content::MintInfo(_)
+            | Content::MintAnnouncement(_)
+    )
+}
+
+fn review_target_mint(r: &Recommendation) -> Option<MintKey> {
+    if r.target_kind != kinds::MINT_ANNOUNCEMENT {
+        return None;
+    }
+    match &r.target {
+        ReviewTarget::Coordinate { kind, d, .. } if *kind == kinds::MINT_ANNOUNCEMENT => {
+            MintKey::parse(d).ok()
+        }
+        ReviewTarget::D(d) => MintKey::parse(d).ok(),
+        _ => None,
+    }
+}
+
+/// Whether `(created_at, id)` beats `(other_created_at, other_id)` for a replaceable slot:
+/// newer wins; on a tie the lowest id wins (NIP-01).
+fn newer(created_at: u64, id: &EventId, other_created_at: u64, other_id: &EventId) -> bool {
+    created_at > other_created_at || (created_at == other_created_at && id.0 < other_id.0)
+}
+
+/// Keeps, per slot, the event that wins the replaceable rule; the statement that writes the
+/// winners compares them with the stored row, because one statement may not touch a row twice.
+/// Slots come out in key order: every upsert of a batch locks rows in a fixed order, so two
+/// writers touching the same rows wait for each other instead of deadlocking.
+fn winners<'a, K: Ord>(items: impl Iterator<Item = (K, &'a Verified)>) -> Vec<&'a Verified> {
+    let mut best: BTreeMap<K, &'a Verified> = BTreeMap::new();
+    for (slot, v) in items {
+        match best.get(&slot) {
+            Some(cur)
+                if !newer(
+                    v.event.created_at,
+                    &v.event.id,
+                    cur.event.created_at,
+                    &cur.event.id,
+                ) => {}
+            _ => {
+                best.insert(slot, v);
+            }
+        }
+    }
+    best.into_values().collect()
+}
+
+#[derive(Default)]
+struct MintTotals {
+    first_seen: u64,
+    last_seen: u64,
+    /// Newest event signed by the mint key itself.
+    last_active: Option<u64>,
+    events: i64,
+    burns: i64,
+    issued: i64,
+}
+
+#[derive(Default)]
+struct StatTotals {
+    burn_count: i64,
+    burn_amount: u128,
+    mint_count: i64,
+    mint_amount: u128,
+}
+
+impl Store {
+    /// Commits one batch in one transaction and says what changed.
+    ///
+    /// Writes the new events verbatim, their typed rows, the (event, relay) sightings, the
+    /// cursors and the refusal counters — all or nothing: if any statement fails, nothing of the
+    /// batch remains, the cursor included, so the batch is fetched again. Idempotent: a batch
+    /// written twice adds no rows the second time (refusal counters excepted, see the module
+    /// docs). Within a batch, the first copy of an event id wins; cursors for the same
+    /// (relay, filter) are applied in order, so the last one is stored.
+    pub async fn write_batch(&self, batch: &StoreBatch) -> Result<BatchOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !self.durable_commits {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let outcome = write_in(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records findings; one with the same (mint, kind, key) as a stored one replaces its
+    /// evidence and detail (and reopens it if it was resolved). Returns how many rows were
+    /// written.
+    pub async fn upsert_findings(&self, findings: &[NewFinding]) -> Result<u64, StoreError> {
+        if findings.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                let mut ids: Vec<String> = f.event_ids.iter().map(EventId::to_hex).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                json!({
+                    "mint": f.mint.to_hex(),
+                    "kind": f.kind.as_str(),
+                    "key": pg_text(&f.key),
+                    "y": f.y.map(|y| y.to_hex()),
+                    "unit": f.unit.as_ref().map(|u| u.as_str()),
+                    "epoch": f.epoch.map(|e| bigint(e.get())),
+                    "event_ids": ids,
+                    "detail": pg_json(&f.detail),
+                })
+            })
+            .collect();
+        let done = sqlx::query(
+            "INSERT INTO findings (mint, kind, finding_key, y, unit, epoch, event_ids, detail)
+             SELECT decode(r.mint, 'hex'), r.kind, r.key, decode(r.y, 'hex'), r.unit, r.epoch,
+                    ARRAY(SELECT decode(x, 'hex') FROM jsonb_array_elements_text(r.event_ids) x),
+                    r.detail
+             FROM jsonb_to_recordset($1) AS r(mint text, kind text, key text, y text, unit text,
+                                               epoch bigint, event_ids jsonb, detail jsonb)
+             ON CONFLICT (mint, kind, finding_key) DO UPDATE
+             SET event_ids = EXCLUDED.event_ids, detail = EXCLUDED.detail, y = EXCLUDED.y,
+                 unit = EXCLUDED.unit, epoch = EXCLUDED.epoch, resolved = false,
+                 updated_at = now()",
+        )
+        .bind(serde_json::Value::Array(rows))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Marks a finding resolved (e.g. a gap whose missing event arrived). Returns whether such
+    /// a finding existed.
+    pub async fn resolve_finding(
+        &self,
+        mint: &MintKey,
+        kind: mintwatch_protocol::FindingKind,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE findings SET resolved = true, updated_at = now()
+             WHERE mint = $1 AND kind = $2 AND finding_key = $3",
+        )
+        .bind(mint.as_bytes().to_vec())
+        .bind(kind.as_str())
+        .bind(pg_text(key))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Stores a mint's rank and its components (the analyze stage's output).
+    pub async fn set_rank(
+        &self,
+        mint: &MintKey,
+        rank: f32,
+        components: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mints SET rank = $2, rank_components = $3, ranked_at = now() WHERE key = $1",
+        )
+        .bind(mint.as_bytes().to_vec())
+        .bind(rank)
+        .bind(pg_json(components))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOutcome, StoreError> {
+    let mut outcome = BatchOutcome::default();
+
+    // The first copy of each id in the batch is the one stored (its relay is the first relay).
+    let mut seen: HashSet<EventId> = HashSet::with_capacity(batch.events.len());
+    let unique: Vec<&Verified> = batch
+        .events
+        .iter()
+        .filter(|v| seen.insert(v.event.id))
+        .collect();
+
+    let inserted = insert_events(conn, &unique).await?;
+    let fresh: Vec<&Verified> = unique
+        .into_iter()
+        .filter(|v| inserted.contains(&v.event.id))
+        .collect();
+    outcome.new_events = fresh.iter().map(|v| v.event.id).collect();
+
+    let mut changed: BTreeSet<Key32> = fresh.iter().filter_map(|v| subject_mint(v)).collect();
+
+    let (burns, issued) = insert_cashu_data(conn, &fresh).await?;
+    outcome.burns = burns;
+    outcome.issued = issued;
+    insert_fin_epochs(conn, &fresh).await?;
+    upsert_mints(conn, &fresh).await?;
+
+    let mut profile_changed: BTreeSet<Key32> = BTreeSet::new();
+    profile_changed.extend(upsert_announcements(conn, &fresh).await?);
+    profile_changed.extend(upsert_mint_infos(conn, &fresh).await?);
+    upsert_fedimints(conn, &fresh).await?;
+    refresh_profiles(conn, &profile_changed).await?;
+    changed.extend(profile_changed);
+
+    changed.extend(insert_reviews_and_deletions(conn, &fresh).await?);
+
+    let (new_sightings, sighted_mints) = insert_sightings(conn, batch).await?;
+    outcome.new_sightings = new_sightings;
+    changed.extend(sighted_mints);
+
+    add_counters(conn, batch).await?;
+    upsert_cursors(conn, batch).await?;
+
+    outcome.changed_mints = changed
+        .into_iter()
+        .map(|k| records::mint_key(&k, "events.mint"))
+        .collect::<Result<_, _>>()?;
+    Ok(outcome)
+}
+
+async fn insert_events(
+    conn: &mut PgConnection,
+    events: &[&Verified],
+) -> Result<HashSet<EventId>, StoreError> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let n = events.len();
+    let (mut ids, mut pubkeys, mut kinds_, mut created, mut jsons, mut mints, mut relays) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for v in events {
+        ids.push(v.event.id.0.to_vec());
+        pubkeys.push(v.event.pubkey.to_vec());
+        kinds_.push(i32::from(v.event.kind));
+        created.push(bigint(v.event.created_at));
+        jsons.push(&*v.json);
+        mints.push(subject_mint(v).map(|k| k.to_vec()));
+        relays.push(&*v.relay);
+    }
+    let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+        "INSERT INTO events (id, pubkey, kind, created_at, json, mint, first_relay)
+         SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::int[], $4::bigint[], $5::text[],
+                              $6::bytea[], $7::text[])
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(ids)
+    .bind(pubkeys)
+    .bind(kinds_)
+    .bind(created)
+    .bind(jsons)
+    .bind(mints)
+    .bind(relays)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id,)| records::event_id(&id, "events.id"))
+        .collect()
+}
+
+/// Burns, issued signatures, chain links and per-(mint, unit, epoch) statistics of new 4919s.
+async fn insert_cashu_data(
+    conn: &mut PgConnection,
+    fresh: &[&Verified],
+) -> Result<(u64, u64), StoreError> {
+    let data: Vec<(&Verified, &mintwatch_protocol::broadcast::CashuData)> = fresh
+        .iter()
+        .filter_map(|v| match &v.content {
+            Content::CashuData(d) => Some((*v, d)),
+            _ => None,
+        })
+        .collect();
+    if data.is_empty() {
+        return Ok((0, 0));
+    }
+
+    let burn_total: usize = data
+        .iter()
+        .flat_map(|(_, d)| &d.groups)
+        .filter_map(|g| match &g.contents {
+            GroupContents::Burn(e) => Some(e.len()),
+            GroupContents::Mint(_) => None,
+        })
+        .sum();
+    // Rows of the burns table, sorted by Y before writing so the Y index is filled leaf by
+    // leaf instead of at random (fewer pages touched and logged per batch).
+    let mut burn_rows: Vec<BurnRow<'_>> = Vec::with_capacity(burn_total);
+    let (
+        mut i_mint,
+        mut i_event,
+        mut i_pos,
+        mut i_b,
+        mut i_c,
+        mut i_amount,
+        mut i_unit,
+        mut i_epoch,
+    ) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
+    let (mut l_id, mut l_mint, mut l_created, mut l_prev) = (vec![], vec![], vec![], vec![]);
+    let mut stats: BTreeMap<(Key32, &str, u64), StatTotals> = BTreeMap::new();
+
+    for (v, d) in &data {
+        let mint = v.event.pubkey;
+        let id = v.event.id.0;
+        l_id.push(id.to_vec());
+        l_mint.push(mint.to_vec());
+        l_created.push(bigint(v.event.created_at));
+        l_prev.push(d.prev.map(|p| p.0.to_vec()));
+        let mut pos: i32 = 0;
+        for g in &d.groups {
+            let unit = g.unit.as_str();
+            let epoch = bigint(g.epoch.get());
+            let stat = stats.entry((mint, unit, g.epoch.get())).or_default();
+            match &g.contents {
+                GroupContents::Burn(entries) => {
+                    for e in entries {
+                        burn_rows.push((
+                            *e.y.as_bytes(),
+                            mint,
+                            id,
+                            pos,
+                            bigint(e.amount.get()),
+                            unit,
+                            epoch,
+                        ));
+                        stat.burn_count += 1;
+                        stat.burn_amount += u128::from(e.amount.get());
+                        pos = pos.saturating_add(1);
+                    }
+                }
+                GroupContents::Mint(entries) => {
+                    for e in entries {
+                        i_mint.push(mint);
+                        i_event.push(id);
+                        i_pos.push(pos);
+                        i_b.push(*e.b_.as_bytes());
+                        i_c.push(*e.c_.as_bytes());
+                        i_amount.push(bigint(e.amount.get()));
+                        i_unit.push(unit);
+                        i_epoch.push(epoch);
+                        stat.mint_count += 1;
+                        stat.mint_amount += u128::from(e.amount.get());
+                        pos = pos.saturating_add(1);
+                    }
+                }
+            }
+        }
+    }
+    let (burns, issued) = (burn_rows.len() as u64, i_b.len() as u64);
+
+    if !burn_rows.is_empty() {
+        burn_rows.sort_unstable_by_key(|row| row.0);
+        let n = burn_rows.len();
+        let mut b_y = Vec::with_capacity(n);
+        let mut b_mint = Vec::with_capacity(n);
+        let mut b_event = Vec::with_capacity(n);
+        let mut b_pos = Vec::with_capacity(n);
+        let mut b_amount = Vec::with_capacity(n);
+        let mut b_unit = Vec::with_capacity(n);
+        let mut b_epoch = Vec::with_capacity(n);
+        for (y, mint, event, pos, amount, unit, epoch) in burn_rows {
+            b_y.push(y);
+            b_mint.push(mint);
+            b_event.push(event);
+            b_pos.push(pos);
+            b_amount.push(amount);
+            b_unit.push(unit);
+            b_epoch.push(epoch);
+        }
+        sqlx::query(
+            "INSERT INTO burns (y, mint, event_id, pos, amount, unit, epoch)
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::int[],
+                                  $5::bigint[], $6::text[], $7::bigint[])",
+        )
+        .bind(b_y)
+        .bind(b_mint)
+        .bind(b_event)
+        .bind(b_pos)
+        .bind(b_amount)
+        .bind(b_unit)
+        .bind(b_epoch)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !i_b.is_empty() {
+        sqlx::query(
+            "INSERT INTO issued (mint, event_id, pos, b_, c_, amount, unit, epoch)
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::int[], $4::bytea[],
+                                  $5::bytea[], $6::bigint[], $7::text[], $8::bigint[])",
+        )
+        .bind(i_mint)
+        .bind(i_event)
+        .bind(i_pos)
+        .bind(i_b)
+        .bind(i_c)
+        .bind(i_amount)
+        .bind(i_unit)
+        .bind(i_epoch)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO chain_links (event_id, mint, created_at, prev)
+         SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bigint[], $4::bytea[])
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(l_id)
+    .bind(l_mint)
+    .bind(l_created)
+    .bind(l_prev)
+    .execute(&mut *conn)
+    .await?;
+
+    let mut s_mint = Vec::with_capacity(stats.len());
+    let mut s_unit = Vec::with_capacity(stats.len());
+    let mut s_epoch = Vec::with_capacity(stats.len());
+    let mut s_bc = Vec::with_capacity(stats.len());
+    let mut s_ba = Vec::with_capacity(stats.len());
+    let mut s_mc = Vec::with_capacity(stats.len());
+    let mut s_ma = Vec::with_capacity(stats.len());
+    for ((mint, unit, epoch), t) in stats {
+        s_mint.push(mint.to_vec());
+        s_unit.push(unit);
+        s_epoch.push(bigint(epoch));
+        s_bc.push(t.burn_count);
+        s_ba.push(t.burn_amount.to_string());
+        s_mc.push(t.mint_count);
+        s_ma.push(t.mint_amount.to_string());
+    }
+    sqlx::query(
+        "INSERT INTO mint_stats (mint, unit, epoch, burn_count, burn_amount, mint_count, mint_amount)
+         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bigint[], $4::bigint[],
+                              $5::text[]::numeric[], $6::bigint[], $7::text[]::numeric[])
+         ON CONFLICT (mint, unit, epoch) DO UPDATE
+         SET burn_count = mint_stats.burn_count + EXCLUDED.burn_count,
+             burn_amount = mint_stats.burn_amount + EXCLUDED.burn_amount,
+             mint_count = mint_stats.mint_count + EXCLUDED.mint_count,
+             mint_amount = mint_stats.mint_amount + EXCLUDED.mint_amount",
+    )
+    .bind(s_mint)
+    .bind(s_unit)
+    .bind(s_epoch)
+    .bind(s_bc)
+    .bind(s_ba)
+    .bind(s_mc)
+    .bind(s_ma)
+    .execute(&mut *conn)
+    .await?;
+    Ok((burns, issued))
+}
+
+async fn insert_fin_epochs(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<(), StoreError> {
+    let (mut id, mut mint, mut created, mut unit, mut epoch, mut balance, mut prev) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for v in fresh {
+        if let Content::FinEpoch(f) = &v.content {
+            id.push(v.event.id.0.to_vec());
+            mint.push(v.event.pubkey.to_vec());
+            created.push(bigint(v.event.created_at));
+            unit.push(f.unit.as_str());
+            epoch.push(bigint(f.epoch.get()));
+            balance.push(f.outstanding_balance.to_string());
+            prev.push(f.prev.map(|p| p.0.to_vec()));
+        }
+    }
+    if id.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO fin_epochs (event_id, mint, created_at, unit, epoch, outstanding_balance, prev)
+         SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bigint[], $4::text[], $5::bigint[],
+                              $6::text[]::numeric[], $7::bytea[])
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(mint)
+    .bind(created)
+    .bind(unit)
+    .bind(epoch)
+    .bind(balance)
+    .bind(prev)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates directory rows for mints seen for the first time and moves their counters.
+async fn upsert_mints(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<(), StoreError> {
+    let mut totals: BTreeMap<Key32, MintTotals> = BTreeMap::new();
+    for v in fresh.iter().filter(|v| lists_mint(v)) {
+        let Some(key) = subject_mint(v) else { continue };
+        let t = totals.entry(key).or_insert_with(|| MintTotals {
+            first_seen: v.event.created_at,
+            last_seen: v.event.created_at,
+            ..MintTotals::default()
+        });
+        t.first_seen = t.first_seen.min(v.event.created_at);
+        t.last_seen = t.last_seen.max(v.event.created_at);
+        if v.event.pubkey == key {
+            t.last_active = Some(
+                t.last_active
+                    .map_or(v.event.created_at, |a| a.max(v.event.created_at)),
+            );
+        }
+        t.events += 1;
+        if let Content::CashuData(d) = &v.content {
+            for g in &d.groups {
+                let n = i64::try_from(g.contents.len()).unwrap_or(i64::MAX);
+                match g.contents {
+                    GroupContents::Burn(_) => t.burns += n,
+                    GroupContents::Mint(_) => t.issued += n,
+                }
+            }
+        }
+    }
+    if totals.is_empty() {
+        return Ok(());
+    }
+    let (mut key, mut first, mut last, mut active, mut events, mut burns, mut issued) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (k, t) in totals {
+        key.push(k.to_vec());
+        first.push(bigint(t.first_seen));
+        last.push(bigint(t.last_seen));
+        active.push(t.last_active.map(bigint));
+        events.push(t.events);
+        burns.push(t.burns);
+        issued.push(t.issued);
+    }
+    sqlx::query(
+        "INSERT INTO mints
+             (key, first_seen, last_seen, last_active, event_count, burn_count, mint_count)
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[],
+                              $5::bigint[], $6::bigint[], $7::bigint[])
+         ON CONFLICT (key) DO UPDATE
+         SET first_seen = LEAST(mints.first_seen, EXCLUDED.first_seen),
+             last_seen = GREATEST(mints.last_seen, EXCLUDED.last_seen),
+             last_active = GREATEST(mints.last_active, EXCLUDED.last_active),
+             event_count = mints.event_count + EXCLUDED.event_count,
+             burn_count = mints.burn_count + EXCLUDED.burn_count,
+             mint_count = mints.mint_count + EXCLUDED.mint_count,
+             updated_at = now()",
+    )
+    .bind(key)
+    .bind(first)
+    .bind(last)
+    .bind(active)
+    .bind(events)
+    .bind(burns)
+    .bind(issued)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The live 38172 per (author, d). Returns the mints whose announcement changed.
+async fn upsert_announcements(
+    conn: &mut PgConnection,
+    fresh: &[&Verified],
+) -> Result<Vec<Key32>, StoreError> {
+    let rows: Vec<serde_json::Value> = winners(fresh.iter().filter_map(|v| match &v.content {
+        Content::MintAnnouncement(a) => Some(((v.event.pubkey, a.d.clone()), *v)),
+        _ => None,
+    }))
+    .into_iter()
+    .filter_map(|v| match &v.content {
+        Content::MintAnnouncement(a) => {
+            let m = &a.metadata;
+            Some(json!({
+                "author": hex::encode(v.event.pubkey),
+                "d": pg_text(&a.d),
+                "event_id": v.event.id.to_hex(),
+                "created_at": bigint(v.event.created_at),
+                "mint": match &a.mint {
+                    AnnouncedMint::Key(k) => Some(k.to_hex()),
+                    AnnouncedMint::Opaque(_) => None,
+                },
+                "urls": a.urls.iter().map(|u| pg_text(u.as_str())).collect::<Vec<_>>(),
+                "nuts": a.nuts,
+                "network": a.network.map(|n| n.as_str()),
+                "name": m.name.as_deref().map(pg_text),
+                "description": m.description.as_deref().map(pg_text),
+                "metadata": {
+                    "icon": m.icon.as_deref().map(pg_text),
+                    "motd": m.motd.as_deref().map(pg_text),
+                    "version": m.version.as_deref().map(pg_text),
+                },
+            }))
+        }
+        _ => None,
+    })
+    .collect();
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let changed: Vec<(Option<Vec<u8>>,)> = sqlx::query_as(
+        "INSERT INTO announcements
+             (author, d, event_id, created_at, mint, urls, nuts, network, name, description,
+              metadata)
+         SELECT decode(r.author, 'hex'), r.d, decode(r.event_id, 'hex'), r.created_at,
+                decode(r.mint, 'hex'),
+                ARRAY(SELECT jsonb_array_elements_text(r.urls)),
+                ARRAY(SELECT x::int FROM jsonb_array_elements_text(r.nuts) x),
+                r.network, r.name, r.description, r.metadata
+         FROM jsonb_to_recordset($1) AS r(author text, d text, event_id text, created_at bigint,
+                                           mint text, urls jsonb, nuts jsonb, network text,
+                                           name text, description text, metadata jsonb)
+         ON CONFLICT (author, d) DO UPDATE
+         SET event_id = EXCLUDED.event_id, created_at = EXCLUDED.created_at,
+             mint = EXCLUDED.mint, urls = EXCLUDED.urls, nuts = EXCLUDED.nuts,
+             network = EXCLUDED.network, name = EXCLUDED.name,
+             description = EXCLUDED.description, metadata = EXCLUDED.metadata
+         WHERE EXCLUDED.created_at > announcements.created_at
+            OR (EXCLUDED.created_at = announcements.created_at
+                AND EXCLUDED.event_id < announcements.event_id)
+         RETURNING mint",
+    )
+    .bind(serde_json::Value::Array(rows))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(changed
+        .into_iter()
+        .filter_map(|(m,)| m.and_then(|m| Key32::try_from(m.as_slice()).ok()))
+        .collect())
+}
+
+/// The live 11467 per signer. Returns the mints whose identity event changed.
+async fn upsert_mint_infos(
+    conn: &mut PgConnection,
+    fresh: &[&Verified],
+) -> Result<Vec<Key32>, StoreError> {
+    let rows: Vec<serde_json::Value> = winners(fresh.iter().filter_map(|v| match &v.content {
+        Content::MintInfo(_) => Some((v.event.pubkey, *v)),
+        _ => None,
+    }))
+    .into_iter()
+    .filter_map(|v| match &v.content {
+        Content::MintInfo(i) => Some(json!({
+            "mint": hex::encode(v.event.pubkey),
+            "event_id": v.event.id.to_hex(),
+            "created_at": bigint(v.event.created_at),
+            "content_pubkey": i.pubkey.map(|p| p.to_hex()),
+            "name": i.name.as_deref().map(pg_text),
+            "description": i.description.as_deref().map(pg_text),
+            "urls": i.urls.iter().map(|u| pg_text(u.as_str())).collect::<Vec<_>>(),
+            "nuts": i.nuts,
+            "units": i.units.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+            "raw": pg_json(&i.raw),
+        })),
+        _ => None,
+    })
+    .collect();
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let changed: Vec<(Vec<u8>,)> = sqlx::query_as(
+        "INSERT INTO mint_infos
+             (mint, event_id, created_at, content_pubkey, name, description, urls, nuts, units, raw)
+         SELECT decode(r.mint, 'hex'), decode(r.event_id, 'hex'), r.created_at,
+                decode(r.content_pubkey, 'hex'), r.name, r.description,
+                ARRAY(SELECT jsonb_array_elements_text(r.urls)),
+                ARRAY(SELECT x::int FROM jsonb_array_elements_text(r.nuts) x),
+                ARRAY(SELECT jsonb_array_elements_text(r.units)),
+                r.raw
+         FROM jsonb_to_recordset($1) AS r(mint text, event_id text, created_at bigint,
+                                           content_pubkey text, name text, description text,
+                                           urls jsonb, nuts jsonb, units jsonb, raw jsonb)
+         ON CONFLICT (mint) DO UPDATE
+         SET event_id = EXCLUDED.event_id, created_at = EXCLUDED.created_at,
+             content_pubkey = EXCLUDED.content_pubkey, name = EXCLUDED.name,
+             description = EXCLUDED.description, urls = EXCLUDED.urls, nuts = EXCLUDED.nuts,
+             units = EXCLUDED.units, raw = EXCLUDED.raw
+         WHERE EXCLUDED.created_at > mint_infos.created_at
+            OR (EXCLUDED.created_at = mint_infos.created_at
+                AND EXCLUDED.event_id < mint_infos.event_id)
+         RETURNING mint",
+    )
+    .bind(serde_json::Value::Array(rows))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(changed
+        .into_iter()
+        .filter_map(|(m,)| Key32::try_from(m.as_slice()).ok())
+        .collect())
+}
+
+/// The live 38173 per (author, d).
+async fn upsert_fedimints(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = winners(fresh.iter().filter_map(|v| match &v.content {
+        Content::FedimintAnnouncement(f) => Some(((v.event.pubkey, f.federation_id.clone()), *v)),
+        _ => None,
+    }))
+    .into_iter()
+    .filter_map(|v| match &v.content {
+        Content::FedimintAnnouncement(f) => Some(json!({
+            "author": hex::encode(v.event.pubkey),
+            "d": pg_text(&f.federation_id),
+            "event_id": v.event.id.to_hex(),
+            "created_at": bigint(v.event.created_at),
+            "invite_codes": f.invite_codes.iter().map(|s| pg_text(s)).collect::<Vec<_>>(),
+            "modules": f.modules.iter().map(|s| pg_text(s)).collect::<Vec<_>>(),
+            "network": f.network.map(|n| n.as_str()),
+        })),
+        _ => None,
+    })
+    .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO fedimint_announcements
+             (author, d, event_id, created_at, invite_codes, modules, network)
+         SELECT decode(r.author, 'hex'), r.d, decode(r.event_id, 'hex'), r.created_at,
+                ARRAY(SELECT jsonb_array_elements_text(r.invite_codes)),
+                ARRAY(SELECT jsonb_array_elements_text(r.modules)),
+                r.network
+         FROM jsonb_to_recordset($1) AS r(author text, d text, event_id text, created_at bigint,
+                                           invite_codes jsonb, modules jsonb, network text)
+         ON CONFLICT (author, d) DO UPDATE
+         SET event_id = EXCLUDED.event_id, created_at = EXCLUDED.created_at,
+             invite_codes = EXCLUDED.invite_codes, modules = EXCLUDED.modules,
+             network = EXCLUDED.network
+         WHERE EXCLUDED.created_at > fedimint_announcements.created_at
+            OR (EXCLUDED.created_at = fedimint_announcements.created_at
+                AND EXCLUDED.event_id < fedimint_announcements.event_id)",
+    )
+    .bind(serde_json::Value::Array(rows))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Re-derives the directory profile and identity level (PROTOCOL.md §1) of `keys` from the live
+/// 11467 and 38172 rows. Sources, best first: the mint's own 11467, then its own 38172, then the
+/// newest 38172 by anyone naming it. A 11467 whose content key is not its signer makes the level
+/// `mismatch` whatever else exists.
+async fn refresh_profiles(
+    conn: &mut PgConnection,
+    keys: &BTreeSet<Key32>,
+) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+    sqlx::query(
+        "UPDATE mints m SET
+             name = coalesce(p.info_name, p.ann_name),
+             description = coalesce(p.info_description, p.ann_description),
+             urls = CASE WHEN cardinality(p.info_urls) > 0 THEN p.info_urls
+                         ELSE coalesce(p.ann_urls, '{}') END,
+             units = coalesce(p.info_units, '{}'),
+             nuts = CASE WHEN cardinality(p.info_nuts) > 0 THEN p.info_nuts
+                         ELSE coalesce(p.ann_nuts, '{}') END,
+             network = p.ann_network,
+             identity = CASE
+                 WHEN p.info_pubkey IS NOT NULL AND substring(p.info_pubkey FROM 2) <> m.key
+                     THEN 'mismatch'
+                 WHEN p.info_pubkey IS NOT NULL OR p.self_announced THEN 'self-signed'
+                 WHEN p.announced THEN 'operator'
+                 ELSE 'unbound' END,
+             updated_at = now()
+         FROM (
+             SELECT k.key,
+                    i.content_pubkey AS info_pubkey, i.name AS info_name,
+                    i.description AS info_description, i.urls AS info_urls,
+                    i.units AS info_units, i.nuts AS info_nuts,
+                    a.name AS ann_name, a.description AS ann_description, a.urls AS ann_urls,
+                    a.nuts AS ann_nuts, a.network AS ann_network,
+                    EXISTS (SELECT 1 FROM announcements s
+                            WHERE s.mint = k.key AND s.author = k.key) AS self_announced,
+                    EXISTS (SELECT 1 FROM announcements s WHERE s.mint = k.key) AS announced
+             FROM unnest($1::bytea[]) AS k(key)
+             LEFT JOIN mint_infos i ON i.mint = k.key
+             LEFT JOIN LATERAL (
+                 SELECT * FROM announcements s WHERE s.mint = k.key
+                 ORDER BY (s.author = k.key) DESC, s.created_at DESC, s.event_id ASC
+                 LIMIT 1
+             ) a ON true
+         ) p
+         WHERE m.key = p.key",
+    )
+    .bind(keys)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores new reviews and deletions, then applies every stored deletion to the reviews of the
+/// authors involved, whichever arrived first. Returns the mints whose reviews changed.
+async fn insert_reviews_and_deletions(
+    conn: &mut PgConnection,
+    fresh: &[&Verified],
+) -> Result<Vec<Key32>, StoreError> {
+    let mut changed = Vec::new();
+    let mut authors: BTreeSet<Key32> = BTreeSet::new();
+
+    let (mut r_id, mut r_author, mut r_d, mut r_kind, mut r_target, mut r_mint) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut r_rating, mut r_text, mut r_created) = (vec![], vec![], vec![]);
+    let (mut d_id, mut d_author, mut d_created, mut d_target, mut d_coord) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for v in fresh {
+        match &v.content {
+            Content::Recommendation(r) => {
+                authors.insert(v.event.pubkey);
+                let mint = review_target_mint(r).map(|k| *k.as_bytes());
+                changed.extend(mint);
+                r_id.push(v.event.id.0.to_vec());
+                r_author.push(v.event.pubkey.to_vec());
+                r_d.push(pg_text(v.event.tag_value("d").unwrap_or("")));
+                r_kind.push(i32::from(r.target_kind));
+                r_target.push(review_target_text(&r.target));
+                r_mint.push(mint.map(|m| m.to_vec()));
+                r_rating.push(r.rating);
+                r_text.push(pg_text(&r.text));
+                r_created.push(bigint(v.event.created_at));
+            }
+            Content::Deletion(del) => {
+                authors.insert(v.event.pubkey);
+                for id in &del.event_ids {
+                    d_id.push(v.event.id.0.to_vec());
+                    d_author.push(v.event.pubkey.to_vec());
+                    d_created.push(bigint(v.event.created_at));
+                    d_target.push(Some(id.0.to_vec()));
+                    d_coord.push(None);
+                }
+                for c in &del.coordinates {
+                    d_id.push(v.event.id.0.to_vec());
+                    d_author.push(v.event.pubkey.to_vec());
+                    d_created.push(bigint(v.event.created_at));
+                    d_target.push(None);
+                    d_coord.push(Some(pg_text(c)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !r_id.is_empty() {
+        sqlx::query(
+            "INSERT INTO reviews
+                 (event_id, author, d, target_kind, target, target_mint, rating, text, created_at)
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int[], $5::text[],
+                                  $6::bytea[], $7::float8[], $8::text[], $9::bigint[])
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(r_id)
+        .bind(r_author)
+        .bind(r_d)
+        .bind(r_kind)
+        .bind(r_target)
+        .bind(r_mint)
+        .bind(r_rating)
+        .bind(r_text)
+        .bind(r_created)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !d_id.is_empty() {
+        sqlx::query(
+            "INSERT INTO deletions (deletion_id, author, created_at, target_id, coordinate)
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bigint[], $4::bytea[], $5::text[])",
+        )
+        .bind(d_id)
+        .bind(d_author)
+        .bind(d_created)
+        .bind(d_target)
+        .bind(d_coord)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if authors.is_empty() {
+        return Ok(changed);
+    }
+    // NIP-09: only the author's own deletions count; an `a` coordinate deletes the versions of
+    // that address created up to the deletion.
+    let authors: Vec<Vec<u8>> = authors.iter().map(|a| a.to_vec()).collect();
+    let deleted: Vec<(Option<Vec<u8>>,)> = sqlx::query_as(
+        "UPDATE reviews r SET deleted = true
+         WHERE NOT r.deleted AND r.author = ANY($1)
+           AND EXISTS (
+               SELECT 1 FROM deletions d
+               WHERE d.author = r.author
+                 AND (d.target_id = r.event_id
+                      OR (d.coordinate = '38000:' || encode(r.author, 'hex') || ':' || r.d
+                          AND d.created_at >= r.created_at)))
+         RETURNING r.target_mint",
+    )
+    .bind(authors)
+    .fetch_all(&mut *conn)
+    .await?;
+    changed.extend(
+        deleted
+            .into_iter()
+            .filter_map(|(m,)| m.and_then(|m| Key32::try_from(m.as_slice()).ok())),
+    );
+    Ok(changed)
+}
+
+/// (event, relay) sightings: the first relay of every event in the batch and the `seen_again`
+/// list. Returns how many were new and the mints of events that gained a relay.
+async fn insert_sightings(
+    conn: &mut PgConnection,
+    batch: &StoreBatch,
+) -> Result<(u64, Vec<Key32>), StoreError> {
+    let mut pairs: HashSet<(&str, EventId)> = HashSet::new();
+    for v in &batch.events {
+        pairs.insert((&v.relay, v.event.id));
+    }
+    for (relay, id) in &batch.seen_again {
+        pairs.insert((relay, *id));
+    }
+    if pairs.is_empty() {
+        return Ok((0, vec![]));
+    }
+    let (ids, relays): (Vec<Vec<u8>>, Vec<&str>) =
+        pairs.into_iter().map(|(r, id)| (id.0.to_vec(), r)).unzip();
+    let rows: Vec<(i64, Option<Vec<Vec<u8>>>)> = sqlx::query_as(
+        "WITH ins AS (
+             INSERT INTO event_relays (event_id, relay)
+             SELECT * FROM UNNEST($1::bytea[], $2::text[])
+             ON CONFLICT DO NOTHING
+             RETURNING event_id
+         )
+         SELECT (SELECT count(*) FROM ins),
+                (SELECT array_agg(DISTINCT e.mint) FROM ins JOIN events e ON e.id = ins.event_id
+                 WHERE e.mint IS NOT NULL)",
+    )
+    .bind(ids)
+    .bind(relays)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (count, mints) = rows.into_iter().next().unwrap_or((0, None));
+    Ok((
+        u64::try_from(count).unwrap_or(0),
+        mints
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| Key32::try_from(m.as_slice()).ok())
+            .collect(),
+    ))
+}
+
+async fn add_counters(conn: &mut PgConnection, batch: &StoreBatch) -> Result<(), StoreError> {
+    let mut sums: BTreeMap<(&str, &str, i32), i64> = BTreeMap::new();
+    for (r, n) in &batch.rejections {
+        let kind = r.kind.map_or(-1, i32::from);
+        *sums.entry((&r.relay, &r.reason, kind)).or_default() +=
+            i64::try_from(*n).unwrap_or(i64::MAX);
+    }
+    if sums.is_empty() {
+        return Ok(());
+    }
+    let (mut relay, mut reason, mut kind, mut count) = (vec![], vec![], vec![], vec![]);
+    for ((r, why, k), n) in sums {
+        relay.push(r);
+        reason.push(why);
+        kind.push(k);
+        count.push(n);
+    }
+    sqlx::query(
+        "INSERT INTO relay_counters (relay, reason, kind, count)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bigint[])
+         ON CONFLICT (relay, reason, kind) DO UPDATE
+         SET count = relay_counters.count + EXCLUDED.count",
+    )
+    .bind(relay)
+    .bind(reason)
+    .bind(kind)
+    .bind(count)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_cursors(conn: &mut PgConnection, batch: &StoreBatch) -> Result<(), StoreError> {
+    // Later cursors of one (relay, filter) supersede earlier ones in the same batch.
+    let mut last: BTreeMap<(&str, &str), &crate::pipeline::Cursor> = BTreeMap::new();
+    for c in &batch.cursors {
+        last.insert((&c.relay, &c.filter), c);
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let (mut relay, mut filter, mut until, mut done, mut newest) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for c in last.into_values() {
+        relay.push(&*c.relay);
+        filter.push(c.filter.as_str());
+        until.push(c.backfill_until.map(bigint));
+        done.push(c.backfill_done);
+        newest.push(c.newest_seen.map(bigint));
+    }
+    sqlx::query(
+        "INSERT INTO relay_cursors (relay, filter, backfill_until, backfill_done, newest_seen)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bool[], $5::bigint[])
+         ON CONFLICT (relay, filter) DO UPDATE
+         SET backfill_until = EXCLUDED.backfill_until, backfill_done = EXCLUDED.backfill_done,
+             newest_seen = EXCLUDED.newest_seen, updated_at = now()",
+    )
+    .bind(relay)
+    .bind(filter)
+    .bind(until)
+    .bind(done)
+    .bind(newest)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
