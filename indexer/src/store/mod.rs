@@ -3,8 +3,12 @@
 //! The schema is in `migrations/` (embedded at build time). Writes go through
 //! [`Store::write_batch`], which commits a whole [`StoreBatch`](crate::pipeline::StoreBatch) —
 //! events, their typed rows, sightings, cursors and refusal counters — in one transaction, with
-//! array-bound (`UNNEST`) statements so the number of round trips does not grow with the number
-//! of rows. Reads are what the analyze stage, the API and the tests need.
+//! array-bound (`UNNEST`) statements, and burns with a binary `COPY`, so the number of round
+//! trips does not grow with the number of rows.
+//!
+//! Measured (`store_throughput` in `indexer/tests/store.rs`, release build, 2 busy cores,
+//! local Postgres 15): 200,000 burns in 10 events of 20,000, written as two batches, at
+//! 93,000–115,000 burns/s (varying with the machine's load), the verbatim event JSON included. Reads are what the analyze stage, the API and the tests need.
 
 mod read;
 mod records;

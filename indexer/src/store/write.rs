@@ -1,4 +1,5 @@
-//! [`Store::write_batch`]: one transaction per batch, one array-bound statement per table.
+//! [`Store::write_batch`]: one transaction per batch, one array-bound statement per table (and a
+//! binary `COPY` for burns, the table that takes 100k+ rows a second).
 //!
 //! Idempotence: `events` is inserted first with `ON CONFLICT DO NOTHING RETURNING id`, and every
 //! typed row (burns, issued signatures, chain links, announcements, reviews, statistics, ...) is
@@ -313,6 +314,44 @@ async fn insert_events(
         .collect()
 }
 
+/// Writes burns rows with `COPY ... FROM STDIN (FORMAT binary)`: the hot path, and the one
+/// table where COPY's lower per-row cost over `INSERT ... SELECT UNNEST` shows.
+async fn copy_burns(conn: &mut PgConnection, rows: &[BurnRow<'_>]) -> Result<(), StoreError> {
+    const FIELDS: i16 = 7;
+    let mut buf: Vec<u8> = Vec::with_capacity(19 + rows.len() * 160);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    fn field(buf: &mut Vec<u8>, bytes: &[u8]) {
+        // Every field here is at most a unit of 32 bytes or a 33-byte point.
+        buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        buf.extend_from_slice(bytes);
+    }
+    for (y, mint, event, pos, amount, unit, epoch) in rows {
+        buf.extend_from_slice(&FIELDS.to_be_bytes());
+        field(&mut buf, y);
+        field(&mut buf, mint);
+        field(&mut buf, event);
+        field(&mut buf, &pos.to_be_bytes());
+        field(&mut buf, &amount.to_be_bytes());
+        field(&mut buf, unit.as_bytes());
+        field(&mut buf, &epoch.to_be_bytes());
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY burns (y, mint, event_id, pos, amount, unit, epoch) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    if let Err(e) = copy.send(buf).await {
+        // Abort so the connection leaves COPY mode; the transaction rolls back either way.
+        let _ = copy.abort(e.to_string()).await;
+        return Err(e.into());
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
 /// Burns, issued signatures, chain links and per-(mint, unit, epoch) statistics of new 4919s.
 async fn insert_cashu_data(
     conn: &mut PgConnection,
@@ -413,37 +452,7 @@ async fn insert_cashu_data(
 
     if !burn_rows.is_empty() {
         burn_rows.sort_unstable_by_key(|row| row.0);
-        let n = burn_rows.len();
-        let mut b_y = Vec::with_capacity(n);
-        let mut b_mint = Vec::with_capacity(n);
-        let mut b_event = Vec::with_capacity(n);
-        let mut b_pos = Vec::with_capacity(n);
-        let mut b_amount = Vec::with_capacity(n);
-        let mut b_unit = Vec::with_capacity(n);
-        let mut b_epoch = Vec::with_capacity(n);
-        for (y, mint, event, pos, amount, unit, epoch) in burn_rows {
-            b_y.push(y);
-            b_mint.push(mint);
-            b_event.push(event);
-            b_pos.push(pos);
-            b_amount.push(amount);
-            b_unit.push(unit);
-            b_epoch.push(epoch);
-        }
-        sqlx::query(
-            "INSERT INTO burns (y, mint, event_id, pos, amount, unit, epoch)
-             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::int[],
-                                  $5::bigint[], $6::text[], $7::bigint[])",
-        )
-        .bind(b_y)
-        .bind(b_mint)
-        .bind(b_event)
-        .bind(b_pos)
-        .bind(b_amount)
-        .bind(b_unit)
-        .bind(b_epoch)
-        .execute(&mut *conn)
-        .await?;
+        copy_burns(conn, &burn_rows).await?;
     }
     if !i_b.is_empty() {
         sqlx::query(
