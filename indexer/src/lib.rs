@@ -4,6 +4,10 @@
 //! stages talk only through the typed hand-offs in [`pipeline`], over bounded channels, so a slow
 //! stage pushes back on the ones before it instead of growing memory.
 
+pub mod analyze;
 pub mod crawl;
+pub mod ingest;
 pub mod pipeline;
+pub mod service;
 pub mod store;
+pub mod verify;

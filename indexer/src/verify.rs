@@ -227,4 +227,3 @@ pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Check
     checked.rejections.extend(rejected);
     checked
 }
-

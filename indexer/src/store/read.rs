@@ -72,6 +72,38 @@ impl Store {
         .transpose()
     }
 
+    /// Every stored cursor (the crawl resumes from these).
+    pub async fn all_cursors(&self) -> Result<Vec<Cursor>, StoreError> {
+        type Row = (String, String, Option<i64>, bool, Option<i64>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT relay, filter, backfill_until, backfill_done, newest_seen FROM relay_cursors
+             ORDER BY relay, filter",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(relay, filter, until, done, newest)| {
+                Ok(Cursor {
+                    relay: Arc::from(relay.as_str()),
+                    filter,
+                    backfill_until: opt_unsigned(until, "relay_cursors.backfill_until")?,
+                    backfill_done: done,
+                    newest_seen: opt_unsigned(newest, "relay_cursors.newest_seen")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every mint key in the directory (kind 1337 is crawled from these).
+    pub async fn mint_keys(&self) -> Result<Vec<MintKey>, StoreError> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT key FROM mints ORDER BY key")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|k| records::mint_key(k, "mints.key"))
+            .collect()
+    }
+
     /// The refusal counters of `relay`, sorted by reason then kind.
     pub async fn relay_counters(&self, relay: &str) -> Result<Vec<RelayCounter>, StoreError> {
         let rows: Vec<(String, i32, i64)> = sqlx::query_as(

@@ -1,0 +1,409 @@
+//! Ingest: runs the stages after crawl as a pipeline of tasks joined by bounded channels:
+//! batch → dedup + verify (on a rayon pool, off the tokio workers) → store → analyze. While one
+//! batch is being stored, the next is being verified; when a stage falls behind, the channels
+//! fill and the crawl waits, so memory does not grow with the backlog.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use mintwatch_protocol::EventId;
+
+use crate::analyze::Analyzer;
+use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch, Verified};
+use crate::store::{Store, StoreError};
+use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
+
+/// Settings of the ingest pipeline.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Events per batch at most.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more events before it goes.
+    pub linger: Duration,
+    /// Event ids remembered in memory for dedup (the store answers for older ones).
+    pub dedup_capacity: usize,
+    /// Threads verifying signatures (0: one per core).
+    pub verify_threads: usize,
+    /// Batches queued between stages.
+    pub queue: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 4096,
+            linger: Duration::from_millis(50),
+            dedup_capacity: 1 << 20,
+            verify_threads: 0,
+            queue: 2,
+        }
+    }
+}
+
+/// Running totals, shared with whoever reports progress.
+#[derive(Debug, Default)]
+pub struct IngestStats {
+    /// Events received from relays.
+    pub received: AtomicU64,
+    /// Events dropped as duplicates before any crypto.
+    pub duplicates: AtomicU64,
+    /// Events stored (new, verified, parsed).
+    pub stored: AtomicU64,
+    /// Events refused (garbage, bad id or signature, malformed content, ...).
+    pub rejected: AtomicU64,
+    /// BURN entries stored.
+    pub burns: AtomicU64,
+    /// MINT entries stored.
+    pub issued: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Findings recorded or refreshed.
+    pub findings: AtomicU64,
+}
+
+/// Called with mint keys seen for the first time, so crawl can widen its author filter.
+pub type OnNewMintKeys = Arc<dyn Fn(&[[u8; 32]]) + Send + Sync>;
+
+#[derive(Debug, Default)]
+struct RawBatch {
+    events: Vec<(RelayUrl, Box<str>)>,
+    cursors: Vec<Cursor>,
+    rejections: Vec<Rejection>,
+}
+
+impl RawBatch {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.cursors.is_empty() && self.rejections.is_empty()
+    }
+}
+
+/// The ingest pipeline.
+pub struct Ingest {
+    store: Store,
+    analyzer: Analyzer,
+    config: IngestConfig,
+    stats: Arc<IngestStats>,
+    known: KnownMintKeys,
+    on_new_mint_keys: Option<OnNewMintKeys>,
+}
+
+/// How ingest ended.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The store failed (after retries).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The verification pool could not be built or died.
+    #[error("verification pool: {0}")]
+    Pool(String),
+}
+
+async fn on_pool<T: Send + 'static>(
+    pool: &Arc<rayon::ThreadPool>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    let (tx, rx) = oneshot::channel();
+    pool.spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await
+        .map_err(|_| IngestError::Pool("a verification task panicked".into()))
+}
+
+impl Ingest {
+    /// A pipeline writing to `store` and analyzing with `analyzer`. `known` seeds the mint keys
+    /// from which kind 1337 is read.
+    pub fn new(
+        store: Store,
+        analyzer: Analyzer,
+        config: IngestConfig,
+        known: KnownMintKeys,
+    ) -> Self {
+        Self {
+            store,
+            analyzer,
+            config,
+            stats: Arc::new(IngestStats::default()),
+            known,
+            on_new_mint_keys: None,
+        }
+    }
+
+    /// Registers a callback for newly learned mint keys.
+    pub fn on_new_mint_keys(mut self, f: OnNewMintKeys) -> Self {
+        self.on_new_mint_keys = Some(f);
+        self
+    }
+
+    /// The running totals.
+    pub fn stats(&self) -> Arc<IngestStats> {
+        self.stats.clone()
+    }
+
+    /// Runs until `deliveries` closes (crawl stopped), then drains: every delivered event is
+    /// verified and stored, the last batch commits whole, then it returns.
+    pub async fn run(self, deliveries: mpsc::Receiver<Delivery>) -> Result<(), IngestError> {
+        let Ingest {
+            store,
+            mut analyzer,
+            config,
+            stats,
+            mut known,
+            on_new_mint_keys,
+        } = self;
+        let threads = if config.verify_threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            config.verify_threads
+        };
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("mintwatch-verify-{i}"))
+                .build()
+                .map_err(|e| IngestError::Pool(e.to_string()))?,
+        );
+        let (raw_tx, mut raw_rx) = mpsc::channel::<RawBatch>(config.queue.max(1));
+        let (store_tx, mut store_rx) = mpsc::channel::<StoreBatch>(config.queue.max(1));
+
+        let batcher = tokio::spawn(batch(deliveries, raw_tx, config.clone(), stats.clone()));
+
+        let check_store = store.clone();
+        let check_stats = stats.clone();
+        let dedup_capacity = config.dedup_capacity;
+        let checker = tokio::spawn(async move {
+            let mut dedup = Dedup::new(dedup_capacity);
+            while let Some(raw) = raw_rx.recv().await {
+                let batch = check(
+                    raw,
+                    &pool,
+                    &check_store,
+                    &mut dedup,
+                    &mut known,
+                    &check_stats,
+                )
+                .await?;
+                if let (Some(f), false) = (&on_new_mint_keys, batch.1.is_empty()) {
+                    f(&batch.1);
+                }
+                if store_tx.send(batch.0).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), IngestError>(())
+        });
+
+        let mut result = Ok(());
+        while let Some(batch) = store_rx.recv().await {
+            if let Err(e) = commit(&store, &mut analyzer, batch, &stats).await {
+                result = Err(e);
+                break;
+            }
+        }
+        // Dropping the receiver stops the checker if the store failed.
+        drop(store_rx);
+        let checked = checker
+            .await
+            .map_err(|e| IngestError::Pool(e.to_string()))?;
+        batcher.abort();
+        result?;
+        checked
+    }
+}
+
+/// Groups deliveries into batches by size and linger time.
+async fn batch(
+    mut deliveries: mpsc::Receiver<Delivery>,
+    out: mpsc::Sender<RawBatch>,
+    config: IngestConfig,
+    stats: Arc<IngestStats>,
+) {
+    let mut current = RawBatch::default();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, deliveries.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // Linger elapsed: send what there is.
+                    if out.send(std::mem::take(&mut current)).await.is_err() {
+                        return;
+                    }
+                    deadline = None;
+                    continue;
+                }
+            },
+            None => deliveries.recv().await,
+        };
+        let Some(delivery) = next else { break };
+        match delivery {
+            Delivery::Event { relay, json } => {
+                stats.received.fetch_add(1, Ordering::Relaxed);
+                current.events.push((relay, json));
+            }
+            Delivery::Cursor(c) => current.cursors.push(c),
+            Delivery::Rejected { relay, reason } => {
+                stats.rejected.fetch_add(1, Ordering::Relaxed);
+                current.rejections.push(Rejection {
+                    relay,
+                    reason: reason.to_string(),
+                    kind: None,
+                });
+            }
+        }
+        if deadline.is_none() {
+            deadline = Some(tokio::time::Instant::now() + config.linger);
+        }
+        if current.events.len() >= config.batch_size {
+            if out.send(std::mem::take(&mut current)).await.is_err() {
+                return;
+            }
+            deadline = None;
+        }
+    }
+    if !current.is_empty() {
+        let _ = out.send(current).await;
+    }
+}
+
+/// Decode, dedup (memory, then store), verify and parse one batch.
+async fn check(
+    raw: RawBatch,
+    pool: &Arc<rayon::ThreadPool>,
+    store: &Store,
+    dedup: &mut Dedup,
+    known: &mut KnownMintKeys,
+    stats: &IngestStats,
+) -> Result<(StoreBatch, Vec<[u8; 32]>), IngestError> {
+    let RawBatch {
+        events,
+        cursors,
+        mut rejections,
+    } = raw;
+    let (decoded, refused) = on_pool(pool, move || verify::decode(events)).await?;
+    rejections.extend(refused.iter().cloned());
+    stats
+        .rejected
+        .fetch_add(refused.len() as u64, Ordering::Relaxed);
+
+    let mut seen_again = Vec::new();
+    let mut fresh: Vec<Decoded> = Vec::with_capacity(decoded.len());
+    for d in decoded {
+        if dedup.insert(d.event.id) {
+            fresh.push(d);
+        } else {
+            seen_again.push((d.relay, d.event.id));
+        }
+    }
+    let ids: Vec<EventId> = fresh.iter().map(|d| d.event.id).collect();
+    let stored: HashSet<EventId> = if ids.is_empty() {
+        HashSet::new()
+    } else {
+        store.known_ids(&ids).await?
+    };
+    let (fresh, known_before): (Vec<Decoded>, Vec<Decoded>) = fresh
+        .into_iter()
+        .partition(|d| !stored.contains(&d.event.id));
+    seen_again.extend(known_before.into_iter().map(|d| (d.relay, d.event.id)));
+    stats
+        .duplicates
+        .fetch_add(seen_again.len() as u64, Ordering::Relaxed);
+
+    let mut known_now = std::mem::take(known);
+    let (checked, known_back) = on_pool(pool, move || {
+        let checked = verify::verify_and_parse(fresh, &mut known_now);
+        (checked, known_now)
+    })
+    .await?;
+    *known = known_back;
+    // Refused events are forgotten by dedup: a later, valid copy of the same id cannot exist
+    // (the id is a hash of the content), but a relay may resend it, and it should be counted.
+    stats
+        .rejected
+        .fetch_add(checked.rejections.len() as u64, Ordering::Relaxed);
+    rejections.extend(checked.rejections);
+
+    let mut counted: HashMap<Rejection, u64> = HashMap::new();
+    for r in rejections {
+        *counted.entry(r).or_default() += 1;
+    }
+    for (r, n) in &counted {
+        metrics::counter!("mintwatch_events_rejected_total",
+            "relay" => r.relay.to_string(), "reason" => r.reason.clone(),
+            "kind" => r.kind.map(|k| k.to_string()).unwrap_or_else(|| "unknown".into()))
+        .increment(*n);
+    }
+    Ok((
+        StoreBatch {
+            events: checked.verified,
+            seen_again,
+            cursors,
+            rejections: counted.into_iter().collect(),
+        },
+        checked.new_mint_keys,
+    ))
+}
+
+/// Stores one batch (retrying transient failures) and analyzes what it changed.
+async fn commit(
+    store: &Store,
+    analyzer: &mut Analyzer,
+    batch: StoreBatch,
+    stats: &IngestStats,
+) -> Result<(), IngestError> {
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    let outcome = loop {
+        match store.write_batch(&batch).await {
+            Ok(outcome) => break outcome,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                warn!(error = %e, attempt, "storing a batch failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    metrics::histogram!("mintwatch_db_write_seconds").record(started.elapsed().as_secs_f64());
+    stats
+        .stored
+        .fetch_add(outcome.new_events.len() as u64, Ordering::Relaxed);
+    stats.burns.fetch_add(outcome.burns, Ordering::Relaxed);
+    stats.issued.fetch_add(outcome.issued, Ordering::Relaxed);
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    for v in &batch.events {
+        metrics::counter!("mintwatch_events_accepted_total", "kind" => v.event.kind.to_string())
+            .increment(1);
+    }
+
+    let new: BTreeSet<EventId> = outcome.new_events.iter().copied().collect();
+    let fresh: Vec<&Verified> = batch
+        .events
+        .iter()
+        .filter(|v| new.contains(&v.event.id))
+        .collect();
+    let started = Instant::now();
+    let analyzed = analyzer.after_batch(&fresh, &outcome.changed_mints).await?;
+    metrics::histogram!("mintwatch_analyze_seconds").record(started.elapsed().as_secs_f64());
+    for (kind, n) in &analyzed.findings {
+        stats.findings.fetch_add(*n, Ordering::Relaxed);
+        metrics::counter!("mintwatch_findings_total", "finding" => kind.as_str()).increment(*n);
+    }
+    debug!(
+        events = fresh.len(),
+        burns = outcome.burns,
+        ranked = analyzed.ranked,
+        "batch committed"
+    );
+    if !analyzed.findings.is_empty() {
+        info!(findings = ?analyzed.findings, "findings recorded");
+    }
+    Ok(())
+}
