@@ -2,16 +2,19 @@
 //! service. Every check here is run against something that could fail: a tampered label, a wrong
 //! recipient, garbage ciphertext.
 
+use mintwatch_protocol::broadcast::{BurnEntry, CashuData, DataGroup, GroupContents};
 use mintwatch_protocol::kinds;
 use mintwatch_protocol::output::nip44::{self, ConversationKey};
 use mintwatch_protocol::output::{
     build_assertion, build_evidence_label, build_request, build_response, build_service_info,
     open_request, open_response, parse_assertion, parse_service_info, verify_evidence_label,
-    verify_evidence_label_with, BuildError, CheckSpent, DirectoryQuery, ErrorCode, Evidence,
-    EvidenceError, Method, MintAssertion, MintParam, OpenError, Query, Recheck, Response, Sort,
+    verify_evidence_label_structure, verify_evidence_label_with, BuildError, CheckSpent,
+    DirectoryQuery, ErrorCode, Evidence, EvidenceError, Method, MintAssertion, MintParam,
+    OpenError, Query, Recheck, Response, Sort,
 };
 use mintwatch_protocol::{
-    FindingKind, IdentityLevel, MintKey, MintUrl, Network, Point, SignedEvent, Unit, VerifyError,
+    Amount, Epoch, EventId, FindingKind, IdentityLevel, MintKey, MintUrl, Network, Point,
+    SignedEvent, Unit, VerifyError,
 };
 use nostr::{EventBuilder, Keys, Kind, Tag};
 use serde_json::json;
@@ -176,18 +179,45 @@ struct Scene {
     batches: Vec<SignedEvent>,
 }
 
+/// A 4919 by `keys` burning `ys` (8 sat each, epoch 0), naming `prev`.
+fn burning(keys: &Keys, ys: &[Point], prev: Option<EventId>) -> SignedEvent {
+    let content = CashuData {
+        groups: vec![DataGroup {
+            epoch: Epoch::new(0).expect("epoch"),
+            unit: Unit::parse("sat").expect("unit"),
+            contents: GroupContents::Burn(
+                ys.iter()
+                    .map(|y| BurnEntry {
+                        y: *y,
+                        amount: Amount::new(8).expect("amount"),
+                    })
+                    .collect(),
+            ),
+        }],
+        prev,
+    }
+    .encode_content();
+    let tags = prev
+        .map(|p| vec!["e".to_string(), p.to_hex()])
+        .into_iter()
+        .collect();
+    signed(keys, kinds::CASHU_DATA, tags, &content)
+}
+
 fn scene() -> Scene {
     let mint = Keys::generate();
     let other = Keys::generate();
+    let y = point(3);
+    // The mint burns `y` in two batches: a double-spend the re-check can see.
     let batches = vec![
-        signed(&mint, kinds::CASHU_DATA, vec![], "batch one"),
-        signed(&mint, kinds::CASHU_DATA, vec![], "batch two"),
+        burning(&mint, &[point(4), y], None),
+        burning(&mint, &[y], None),
     ];
     Scene {
         indexer: Keys::generate(),
         mint,
         other,
-        y: point(3),
+        y,
         batches,
     }
 }
@@ -229,7 +259,9 @@ fn evidence_label_verifies_on_its_own() {
     assert_eq!(v.events, s.batches);
     assert_eq!(v.detail, Some(json!({"unit": "sat", "epoch": 0})));
     assert_eq!(v.indexer, s.indexer.public_key().to_bytes());
-    assert_eq!(v.recheck, Recheck::NotChecked);
+    assert_eq!(v.recheck, Recheck::Confirmed);
+    let structural = verify_evidence_label_structure(&received).expect("verifies");
+    assert_eq!(structural.recheck, Recheck::NotChecked);
 
     // The same event twice is embedded once.
     let mut twice = double_spend(&s);
@@ -255,7 +287,7 @@ fn evidence_label_fails_when_tampered() {
         Err(EvidenceError::LabelSignature(VerifyError::BadSignature))
     );
     let mut edited = label.clone();
-    edited.content = edited.content.replace("batch one", "batch 1");
+    edited.content.push(' ');
     assert_eq!(
         verify_evidence_label(&edited),
         Err(EvidenceError::LabelSignature(VerifyError::IdMismatch))
@@ -367,7 +399,7 @@ fn evidence_authorship_follows_the_finding() {
     assert!(build_evidence_label(&s.indexer, &wrong_kind).is_err());
 
     // A cross-mint collision: two keys, one of them p.
-    let theirs = signed(&s.other, kinds::CASHU_DATA, vec![], "their batch");
+    let theirs = burning(&s.other, &[s.y], None);
     let collision = Evidence {
         finding: FindingKind::CrossMintCollision,
         mint: mint_key(&s.mint),
@@ -387,15 +419,28 @@ fn evidence_authorship_follows_the_finding() {
     assert!(build_evidence_label(&s.indexer, &third_p).is_err());
 
     // A fork needs two events.
-    let mut fork = double_spend(&s);
-    fork.finding = FindingKind::Fork;
-    fork.y = None;
+    let prev = s.batches[0].id;
+    let mut fork = Evidence {
+        finding: FindingKind::Fork,
+        mint: mint_key(&s.mint),
+        y: None,
+        events: vec![
+            burning(&s.mint, &[point(5)], Some(prev)),
+            burning(&s.mint, &[point(6)], Some(prev)),
+        ],
+        detail: None,
+    };
     assert!(build_evidence_label(&s.indexer, &fork).is_ok());
     fork.events.truncate(1);
     assert!(build_evidence_label(&s.indexer, &fork).is_err());
 
     // An identity mismatch is proven by the mint's 11467.
-    let info = signed(&s.mint, kinds::MINT_INFO, vec![], "{}");
+    let info = signed(
+        &s.mint,
+        kinds::MINT_INFO,
+        vec![],
+        &json!({"pubkey": point(9).to_hex()}).to_string(),
+    );
     let mismatch = Evidence {
         finding: FindingKind::IdentityMismatch,
         mint: mint_key(&s.mint),

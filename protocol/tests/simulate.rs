@@ -1,15 +1,17 @@
 //! The simulator against an independent reading of its own output: every claim it makes about
 //! what it published (findings, rejects, statistics, BDHKE) is recomputed here from the events.
 //!
-//! The 4919/1337/11467 contents are decoded with a small CBOR reader in this file, because the
-//! parsers (`CashuData::parse` and friends) are written concurrently on another branch.
+//! The 4919/1337/11467 contents are read with the crate's parsers (`CashuData::parse`,
+//! `FinEpoch::parse`, `MintInfo::parse`); the simulator builds its contents with the encoders,
+//! so this also checks that the two sides agree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
-use base64::Engine;
 use cashu::dhke;
-use mintwatch_protocol::broadcast::{BurnEntry, CashuData, DataGroup, GroupContents, MintEntry};
+use mintwatch_protocol::broadcast::{
+    BurnEntry, CashuData, DataGroup, FinEpoch, GroupContents, MintEntry, MintInfo,
+};
 use mintwatch_protocol::event::{EventId, SignedEvent};
 use mintwatch_protocol::findings::FindingKind;
 use mintwatch_protocol::kinds;
@@ -18,6 +20,7 @@ use mintwatch_protocol::simulate::{
     Simulator,
 };
 use mintwatch_protocol::types::{Amount, Epoch, IdentityLevel, MintKey, Point, Unit};
+use mintwatch_protocol::Reason;
 
 fn small_config(seed: u64) -> SimConfig {
     SimConfig {
@@ -51,7 +54,7 @@ fn simulation() -> &'static Simulation {
     SIM.get_or_init(|| Simulator::run(small_config(7)).expect("valid config"))
 }
 
-// ---- a tiny CBOR/base64 reader for the test only ----
+// ---- the contents, read with the crate's parsers, as a flat view for the checks ----
 
 #[derive(Debug, Clone, PartialEq)]
 enum Entry {
@@ -66,85 +69,50 @@ struct Group {
     entries: Vec<Entry>,
 }
 
-fn map_get<'a>(map: &'a [(ciborium::Value, ciborium::Value)], key: &str) -> &'a ciborium::Value {
-    map.iter()
-        .find(|(k, _)| k.as_text() == Some(key))
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("key {key} missing"))
-}
-
-fn int(v: &ciborium::Value) -> u64 {
-    let i: i128 = v.as_integer().expect("integer").into();
-    u64::try_from(i).expect("non-negative")
-}
-
-fn point(v: &ciborium::Value) -> Point {
-    Point::parse(v.as_text().expect("text point")).expect("valid point")
-}
-
-fn decode_base64(content: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(content)
-        .ok()
-}
-
 fn decode_4919(ev: &SignedEvent) -> Vec<Group> {
-    let bytes = decode_base64(&ev.content).expect("base64");
-    let value: ciborium::Value = ciborium::from_reader(bytes.as_slice()).expect("cbor");
-    value
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|g| {
-            let g = g.as_map().expect("group map");
-            let event = map_get(g, "event").as_text().expect("event").to_string();
-            let entries = map_get(g, "contents")
-                .as_array()
-                .expect("contents")
-                .iter()
-                .map(|e| {
-                    let e = e.as_map().expect("entry map");
-                    let amount = int(map_get(e, "amount"));
-                    match event.as_str() {
-                        "MINT" => Entry::Mint {
-                            b_: point(map_get(e, "B_")),
-                            c_: point(map_get(e, "C_")),
-                            amount,
-                        },
-                        "BURN" => Entry::Burn {
-                            y: point(map_get(e, "Y")),
-                            amount,
-                        },
-                        other => panic!("unknown event {other}"),
-                    }
-                })
-                .collect();
-            Group {
-                unit: Unit::parse(map_get(g, "unit").as_text().expect("unit")).expect("unit"),
-                epoch: Epoch::new(int(map_get(g, "epoch"))).expect("epoch"),
-                entries,
-            }
+    CashuData::parse(ev)
+        .unwrap_or_else(|e| panic!("4919 {} does not parse: {e}", ev.id))
+        .groups
+        .into_iter()
+        .map(|g| Group {
+            unit: g.unit,
+            epoch: g.epoch,
+            entries: match g.contents {
+                GroupContents::Mint(entries) => entries
+                    .into_iter()
+                    .map(|e| Entry::Mint {
+                        b_: e.b_,
+                        c_: e.c_,
+                        amount: e.amount.get(),
+                    })
+                    .collect(),
+                GroupContents::Burn(entries) => entries
+                    .into_iter()
+                    .map(|e| Entry::Burn {
+                        y: e.y,
+                        amount: e.amount.get(),
+                    })
+                    .collect(),
+            },
         })
         .collect()
 }
 
 /// (epoch, outstanding, unit) of a 1337, JSON or base64 CBOR.
 fn decode_1337(ev: &SignedEvent) -> (u64, u64, String) {
-    let json: serde_json::Value = serde_json::from_str(&ev.content).unwrap_or_else(|_| {
-        let bytes = decode_base64(&ev.content).expect("base64");
-        ciborium::from_reader(bytes.as_slice()).expect("cbor")
-    });
+    let fin = FinEpoch::parse(ev).unwrap_or_else(|e| panic!("1337 {} does not parse: {e}", ev.id));
     (
-        json["epoch"].as_u64().expect("epoch"),
-        json["outstanding_balance"].as_u64().expect("outstanding"),
-        json["unit"].as_str().expect("unit").to_string(),
+        fin.epoch.get(),
+        fin.outstanding_balance,
+        fin.unit.as_str().to_string(),
     )
 }
 
 fn decode_11467_pubkey(ev: &SignedEvent) -> Point {
-    let bytes = decode_base64(&ev.content).expect("base64");
-    let json: serde_json::Value = ciborium::from_reader(bytes.as_slice()).expect("cbor");
-    Point::parse(json["pubkey"].as_str().expect("pubkey")).expect("point")
+    MintInfo::parse(ev)
+        .unwrap_or_else(|e| panic!("11467 {} does not parse: {e}", ev.id))
+        .pubkey
+        .expect("a valid content pubkey")
 }
 
 fn author(ev: &SignedEvent) -> MintKey {
@@ -254,18 +222,15 @@ fn malformed_events_verify_but_do_not_decode() {
         match reject.reason {
             RejectReason::BadBase64 => {
                 assert_eq!(ev.verify(), Ok(()));
-                assert!(decode_base64(&ev.content).is_none());
+                let err = CashuData::parse(ev).expect_err("not base64");
+                assert_eq!(err.field, "content");
+                assert!(matches!(&err.reason, Reason::Malformed(why) if why.contains("base64")));
             }
             RejectReason::OffCurvePoint => {
                 assert_eq!(ev.verify(), Ok(()));
-                let bytes = decode_base64(&ev.content).expect("base64");
-                let value: ciborium::Value = ciborium::from_reader(bytes.as_slice()).expect("cbor");
-                let y = format!("{value:?}");
-                let hex = y
-                    .split('"')
-                    .find(|s| s.len() == 66)
-                    .expect("a 66-hex Y in the content");
-                assert!(Point::parse(hex).is_err(), "{hex} should be off the curve");
+                let err = CashuData::parse(ev).expect_err("an off-curve Y");
+                assert!(err.field.ends_with(".Y"), "{}", err.field);
+                assert_eq!(err.reason, Reason::NotOnCurve);
             }
             RejectReason::BadSignature | RejectReason::ContentChangedAfterSigning => {}
         }

@@ -5,15 +5,19 @@
 //! one `["e", <id>]` per embedded event, in the order of the content's `events`.
 //! Content: `{"finding": ..., "Y"?: ..., "events": [full signed events], "detail"?: ...}`.
 //!
-//! [`verify_evidence_label`] checks everything that holds for every finding: the label's own
+//! Verification first checks everything that holds for every finding: the label's own
 //! signature, the content, each embedded event's id and signature, the `e` tags against the
 //! embedded ids, the `l` tag against the content, the `p` key, and who signed which embedded
-//! events. Whether the embedded events' *contents* really show the finding (the same `Y` in two
-//! BURN groups, two 4919s naming one previous event, ...) needs the 4919/1337/11467 parsers; that
-//! re-check plugs in through [`FindingRecheck`] and [`verify_evidence_label_with`].
+//! events. Then a [`FindingRecheck`] decides whether the embedded events' *contents* really show
+//! the finding (the same `Y` in two BURN groups, two 4919s naming one previous event, ...).
+//! [`verify_evidence_label`] runs [`ProtocolRecheck`], which re-derives the finding with the
+//! 4919/1337/11467 parsers, so a label verifies on its own including its finding;
+//! [`verify_evidence_label_structure`] skips that step, and [`verify_evidence_label_with`] takes
+//! any other re-check.
 
 use serde_json::{Map, Value};
 
+use super::recheck::ProtocolRecheck;
 use super::{sign, tag2, BuildError, LABEL_NAMESPACE};
 use crate::event::{EventId, SignedEvent, VerifyError};
 use crate::findings::FindingKind;
@@ -107,7 +111,7 @@ where
     }
 }
 
-/// The re-check used until the content parsers land: always [`Recheck::NotChecked`].
+/// No finding-specific re-check: always [`Recheck::NotChecked`] (structural checks only).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoRecheck;
 
@@ -182,7 +186,8 @@ impl EvidenceError {
 }
 
 /// Builds the content JSON and tags, signs the label, and refuses to return a label that would
-/// not pass [`verify_evidence_label`] (so nothing unverifiable is ever published).
+/// not pass [`verify_evidence_label`], finding re-check included (so nothing unverifiable is ever
+/// published).
 pub fn build_evidence_label(
     keys: &nostr::Keys,
     evidence: &Evidence,
@@ -223,8 +228,18 @@ pub fn build_evidence_label(
     Ok(label)
 }
 
-/// Verifies a label on its own, with the structural checks only ([`NoRecheck`]).
+/// Verifies a label on its own: the structural checks, then [`ProtocolRecheck`], which derives
+/// the finding again from the embedded events' contents. A label that passes has
+/// [`Recheck::Confirmed`].
 pub fn verify_evidence_label(label: &SignedEvent) -> Result<VerifiedEvidence, EvidenceError> {
+    verify_evidence_label_with(label, &ProtocolRecheck)
+}
+
+/// Verifies a label with the structural checks only ([`NoRecheck`]): signatures, tags, content
+/// shape and authorship, not whether the contents show the finding.
+pub fn verify_evidence_label_structure(
+    label: &SignedEvent,
+) -> Result<VerifiedEvidence, EvidenceError> {
     verify_evidence_label_with(label, &NoRecheck)
 }
 

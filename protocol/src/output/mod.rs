@@ -7,6 +7,7 @@
 //!
 //! - [`assertion`]: kind 30382, one mint's rank and the components behind it.
 //! - [`evidence`]: kind 1985, a finding with the full signed events that prove it.
+//! - [`recheck`]: each finding derived again from a label's embedded events.
 //! - [`query`]: kinds 18172/28172/28173, the encrypted request/response service.
 //! - [`nip44`]: NIP-44 v2 with its internals exposed for the vectors.
 
@@ -14,17 +15,20 @@ pub mod assertion;
 pub mod evidence;
 pub mod nip44;
 pub mod query;
+pub mod recheck;
 
 pub use assertion::{build_assertion, parse_assertion, MintAssertion};
 pub use evidence::{
-    build_evidence_label, verify_evidence_label, verify_evidence_label_with, Evidence,
-    EvidenceError, FindingRecheck, NoRecheck, Recheck, VerifiedEvidence,
+    build_evidence_label, verify_evidence_label, verify_evidence_label_structure,
+    verify_evidence_label_with, Evidence, EvidenceError, FindingRecheck, NoRecheck, Recheck,
+    VerifiedEvidence,
 };
 pub use query::{
     build_request, build_response, build_service_info, open_request, open_response,
     parse_service_info, CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, Method, MintParam,
     OpenError, OpenedResponse, Query, Response, ServiceError, Sort, SpentStatus,
 };
+pub use recheck::{epoch_detail, ProtocolRecheck};
 
 use crate::event::SignedEvent;
 use crate::ParseError;
