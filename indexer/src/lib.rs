@@ -10,4 +10,6 @@ pub mod ingest;
 pub mod pipeline;
 pub mod service;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod verify;

@@ -1,0 +1,281 @@
+//! End to end: simulated mints publish to real in-process relays, the indexer crawls them into a
+//! real PostgreSQL, and what it finds is compared with what the simulator knows it made.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use sqlx::Row;
+
+use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
+use mintwatch_indexer::crawl::CrawlConfig;
+use mintwatch_indexer::ingest::IngestConfig;
+use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
+use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
+use mintwatch_protocol::simulate::{RejectReason, SimConfig, Simulation, Simulator};
+use mintwatch_protocol::{EventId, FindingKind, MintKey};
+
+/// (finding, mint, proving events).
+type FindingSet = BTreeSet<(FindingKind, MintKey, BTreeSet<EventId>)>;
+
+const AS_OF: u64 = 1_790_000_000;
+
+fn simulation(seed: u64) -> Simulation {
+    Simulator::run(SimConfig {
+        seed,
+        start_time: AS_OF - 86_400,
+        honest_mints: 6,
+        rounds: 6,
+        ..SimConfig::default()
+    })
+    .expect("valid simulation")
+}
+
+fn config(relays: Vec<String>) -> IndexerConfig {
+    IndexerConfig {
+        crawl: CrawlConfig {
+            relays,
+            page_size: 50,
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(300),
+            ..CrawlConfig::default()
+        },
+        ingest: IngestConfig {
+            batch_size: 64,
+            linger: Duration::from_millis(20),
+            ..IngestConfig::default()
+        },
+        analyze: AnalyzeConfig {
+            gap_grace: Duration::ZERO,
+            as_of: Some(AS_OF),
+            gap_sweep_every: Duration::from_millis(100),
+        },
+        queue: 1024,
+    }
+}
+
+/// The events the indexer must store: every event the relays serve (after they applied
+/// replacements and NIP-09 deletions) that the simulator did not make to be rejected.
+async fn acceptable(relays: &[&TestRelay], sim: &Simulation) -> BTreeSet<EventId> {
+    let rejected: BTreeSet<EventId> = sim.rejects.iter().map(|r| r.id).collect();
+    let mut served = BTreeSet::new();
+    for r in relays {
+        served.extend(r.served_ids().await);
+    }
+    served.retain(|id| !rejected.contains(id));
+    served
+}
+
+/// Runs the indexer until every acceptable event is stored, then stops it and finishes the
+/// analysis (the gap sweep and a full refresh, as `mintwatch` does on a timer).
+async fn index(db: &TestDb, relays: &[&TestRelay], sim: &Simulation) {
+    let want = acceptable(relays, sim).await;
+    let expected_events = want.len() as i64;
+    let cfg = config(relays.iter().map(|r| r.url.clone()).collect());
+    let indexer = RunningIndexer::start(db.store.clone(), cfg.clone())
+        .await
+        .expect("indexer starts");
+    let all_in = wait_for(Duration::from_secs(90), || async {
+        db.count("events").await >= expected_events
+    })
+    .await;
+    indexer.stop().await.expect("ingest ends cleanly");
+    if !all_in {
+        let ids: Vec<EventId> = want.iter().copied().collect();
+        let stored = db.store.known_ids(&ids).await.expect("ids");
+        let missing: Vec<String> = sim
+            .events
+            .iter()
+            .filter(|e| want.contains(&e.id) && !stored.contains(&e.id))
+            .map(|e| e.to_json().chars().take(400).collect())
+            .collect();
+        panic!(
+            "{} of {expected_events} events stored; missing: {missing:#?}",
+            stored.len()
+        );
+    }
+    let mut analyzer = Analyzer::new(db.store.clone(), cfg.analyze);
+    analyzer.refresh_all().await.expect("analysis");
+}
+
+async fn findings(db: &TestDb) -> FindingSet {
+    let rows = sqlx::query("SELECT kind, mint, event_ids FROM findings WHERE NOT resolved")
+        .fetch_all(db.store.pool())
+        .await
+        .expect("findings");
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.get("kind");
+            let mint: Vec<u8> = r.get("mint");
+            let ids: Vec<Vec<u8>> = r.get("event_ids");
+            (
+                kind.parse().expect("finding name"),
+                MintKey::from_x_only_bytes(mint.try_into().expect("32 bytes")).expect("key"),
+                ids.into_iter()
+                    .map(|i| EventId(i.try_into().expect("32 bytes")))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn expected(sim: &Simulation) -> FindingSet {
+    sim.expected
+        .iter()
+        .map(|f| (f.kind, f.mint, f.events.clone()))
+        .collect()
+}
+
+async fn ranks(db: &TestDb) -> BTreeMap<Vec<u8>, (Option<f32>, String, serde_json::Value)> {
+    sqlx::query("SELECT key, rank, identity, stats FROM mints")
+        .fetch_all(db.store.pool())
+        .await
+        .expect("mints")
+        .iter()
+        .map(|r| {
+            (
+                r.get("key"),
+                (r.get("rank"), r.get("identity"), r.get("stats")),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_finding_is_found_with_exactly_its_proving_events() {
+    let sim = simulation(7);
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let db = TestDb::new().await;
+    index(&db, &[&relay], &sim).await;
+
+    let found = findings(&db).await;
+    let want = expected(&sim);
+    assert_eq!(found, want, "findings differ from the simulator's truth");
+    for kind in FindingKind::ALL {
+        assert!(found.iter().any(|f| f.0 == kind), "no {kind} found");
+    }
+    // Honest mints have none.
+    let accused: BTreeSet<MintKey> = found.iter().map(|f| f.1).collect();
+    for (key, stats) in &sim.stats {
+        if !stats.role.expects_findings() {
+            assert!(!accused.contains(key), "honest mint {key} has a finding");
+        }
+    }
+    // The stored totals are the simulator's.
+    let burns: u64 = sim
+        .stats
+        .values()
+        .flat_map(|s| s.groups.values())
+        .map(|t| t.burn_count)
+        .sum();
+    assert_eq!(db.count("burns").await as u64, burns);
+    assert_eq!(
+        db.count("events").await,
+        acceptable(&[&relay], &sim).await.len() as i64
+    );
+
+    // Forged and malformed events were refused, and counted for this relay with their reason.
+    let counters = db.store.relay_counters(&relay.url).await.expect("counters");
+    let counted = |reason: &str| -> u64 {
+        counters
+            .iter()
+            .filter(|c| c.reason == reason)
+            .map(|c| c.count)
+            .sum()
+    };
+    let wanted = |r: RejectReason| sim.rejects.iter().filter(|x| x.reason == r).count() as u64;
+    assert_eq!(counted("bad_signature"), wanted(RejectReason::BadSignature));
+    assert_eq!(
+        counted("id_mismatch"),
+        wanted(RejectReason::ContentChangedAfterSigning)
+    );
+    assert_eq!(
+        counted("malformed") + counted("not_on_curve"),
+        wanted(RejectReason::BadBase64) + wanted(RejectReason::OffCurvePoint)
+    );
+    for reject in &sim.rejects {
+        let stored = db.store.event_json(&reject.id).await.expect("lookup");
+        assert!(stored.is_none(), "rejected event {} was stored", reject.id);
+    }
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_events_split_across_relays_in_any_order_give_the_same_results() {
+    let sim = simulation(11);
+    let single = TestRelay::start(None).await;
+    single.store(&sim.events).await;
+    let db1 = TestDb::new().await;
+    index(&db1, &[&single], &sim).await;
+
+    // Reverse the order and deal the events to two relays, each event on one or both.
+    let mut events = sim.events.clone();
+    events.reverse();
+    let (a, b) = (TestRelay::start(None).await, TestRelay::start(None).await);
+    for (i, e) in events.iter().enumerate() {
+        match i % 3 {
+            0 => a.store(std::slice::from_ref(e)).await,
+            1 => b.store(std::slice::from_ref(e)).await,
+            _ => {
+                a.store(std::slice::from_ref(e)).await;
+                b.store(std::slice::from_ref(e)).await;
+            }
+        }
+    }
+    let db2 = TestDb::new().await;
+    index(&db2, &[&a, &b], &sim).await;
+
+    assert_eq!(findings(&db1).await, findings(&db2).await);
+    assert_eq!(ranks(&db1).await, ranks(&db2).await);
+    assert_eq!(db1.count("burns").await, db2.count("burns").await);
+    db1.drop().await;
+    db2.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_ingest_loses_and_duplicates_nothing() {
+    let sim = simulation(13);
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let db = TestDb::new().await;
+    let total = acceptable(&[&relay], &sim).await.len() as i64;
+
+    // Slow the crawl down so the stop lands in the middle.
+    let mut cfg = config(vec![relay.url.clone()]);
+    cfg.crawl.page_size = 10;
+    cfg.crawl.max_events_per_sec = 100;
+    cfg.crawl.burst = 10;
+    let first = RunningIndexer::start(db.store.clone(), cfg.clone())
+        .await
+        .expect("start");
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            db.count("events").await > 0
+        })
+        .await,
+        "nothing stored"
+    );
+    first.stop().await.expect("clean stop");
+    let partial = db.count("events").await;
+    assert!(
+        partial < total,
+        "the stop came too late to test a restart ({partial}/{total})"
+    );
+    assert!(
+        db.count("relay_cursors").await > 0,
+        "no cursor was committed with the events"
+    );
+
+    index(&db, &[&relay], &sim).await;
+    assert_eq!(db.count("events").await, total, "events lost or duplicated");
+    let duplicates: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT event_id, pos FROM burns
+                                GROUP BY event_id, pos HAVING count(*) > 1) d",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .expect("duplicates");
+    assert_eq!(duplicates, 0, "burns stored twice");
+    assert_eq!(findings(&db).await, expected(&sim));
+    db.drop().await;
+}
