@@ -279,3 +279,112 @@ async fn a_restart_in_the_middle_of_ingest_loses_and_duplicates_nothing() {
     assert_eq!(findings(&db).await, expected(&sim));
     db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_waits_for_its_grace_period_and_is_resolved_when_the_missing_event_arrives() {
+    let sim = simulation(17);
+    // Hold back one honest 4919 that a later 4919 of the same mint names.
+    let honest: BTreeSet<MintKey> = sim
+        .stats
+        .iter()
+        .filter(|(_, s)| !s.role.expects_findings())
+        .map(|(k, _)| *k)
+        .collect();
+    let held = sim
+        .events
+        .iter()
+        .filter(|e| e.kind == 4919)
+        .filter(|e| honest.contains(&MintKey::from_x_only_bytes(e.pubkey).expect("key")))
+        .find(|parent| {
+            sim.events
+                .iter()
+                .any(|c| c.kind == 4919 && c.tag_value("e") == Some(parent.id.to_hex().as_str()))
+        })
+        .cloned()
+        .expect("an honest 4919 with a child");
+    let held_mint = MintKey::from_x_only_bytes(held.pubkey).expect("key");
+    let rest: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|e| e.id != held.id)
+        .cloned()
+        .collect();
+    let relay = TestRelay::start(None).await;
+    relay.store(&rest).await;
+    let gaps_of = |db: &TestDb| {
+        let pool = db.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM findings WHERE kind = 'gap' AND NOT resolved AND mint = $1",
+            )
+            .bind(held_mint.as_bytes().to_vec())
+            .fetch_one(&pool)
+            .await
+            .expect("gaps")
+        }
+    };
+
+    // With the default grace period (an hour) the dangling `e` is not yet a gap.
+    let db = TestDb::new().await;
+    let mut cfg = config(vec![relay.url.clone()]);
+    cfg.analyze.gap_grace = Duration::from_secs(3600);
+    let indexer = RunningIndexer::start(db.store.clone(), cfg)
+        .await
+        .expect("start");
+    let want = acceptable(&[&relay], &sim).await.len() as i64;
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            db.count("events").await >= want
+        })
+        .await
+    );
+    indexer.stop().await.expect("stop");
+    assert_eq!(gaps_of(&db).await, 0, "a gap before its grace period");
+    db.drop().await;
+
+    // With no grace period it is one; when the missing event arrives (here from a relay added
+    // to the configuration), it is resolved.
+    let db = TestDb::new().await;
+    let indexer = RunningIndexer::start(db.store.clone(), config(vec![relay.url.clone()]))
+        .await
+        .expect("start");
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            gaps_of(&db).await == 1
+        })
+        .await,
+        "the gap was not found"
+    );
+    indexer.stop().await.expect("stop");
+    let other = TestRelay::start(None).await;
+    other.store(std::slice::from_ref(&held)).await;
+    let indexer = RunningIndexer::start(
+        db.store.clone(),
+        config(vec![relay.url.clone(), other.url.clone()]),
+    )
+    .await
+    .expect("restart");
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            gaps_of(&db).await == 0
+        })
+        .await,
+        "the gap was not resolved when its event arrived"
+    );
+    indexer.stop().await.expect("stop");
+    let child = sim
+        .events
+        .iter()
+        .find(|c| c.kind == 4919 && c.tag_value("e") == Some(held.id.to_hex().as_str()))
+        .expect("child");
+    let resolved: bool = sqlx::query_scalar(
+        "SELECT resolved FROM findings WHERE kind = 'gap' AND mint = $1 AND finding_key = $2",
+    )
+    .bind(held_mint.as_bytes().to_vec())
+    .bind(child.id.to_hex())
+    .fetch_one(db.store.pool())
+    .await
+    .expect("the gap of the child is recorded");
+    assert!(resolved, "the gap of the child is resolved");
+    db.drop().await;
+}

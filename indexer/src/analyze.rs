@@ -734,6 +734,22 @@ impl Analyzer {
         Ok(rows_key.len())
     }
 
+    /// Work that is due with time rather than with new events: gaps whose grace period has
+    /// passed (and their mints' ranks), and, when `rerank_all`, every rank (silence decays).
+    pub async fn maintain(&mut self, rerank_all: bool) -> Result<AnalyzeOutcome, StoreError> {
+        let mut outcome = AnalyzeOutcome::default();
+        if rerank_all {
+            outcome.ranked = self.refresh_all().await?;
+            return Ok(outcome);
+        }
+        let gaps = self.sweep_gaps().await?;
+        if !gaps.is_empty() {
+            outcome.findings.insert(FindingKind::Gap, gaps.len() as u64);
+        }
+        outcome.ranked = self.refresh_mints(&gaps).await?;
+        Ok(outcome)
+    }
+
     /// Recomputes every mint's statistics and rank, and sweeps gaps (for `mintwatch analyze`
     /// and for checking that incremental results equal a full recomputation).
     pub async fn refresh_all(&mut self) -> Result<usize, StoreError> {

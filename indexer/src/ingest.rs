@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use mintwatch_protocol::EventId;
 
-use crate::analyze::Analyzer;
+use crate::analyze::{AnalyzeOutcome, Analyzer};
 use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch, Verified};
 use crate::store::{Store, StoreError};
 use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
@@ -31,6 +31,10 @@ pub struct IngestConfig {
     pub verify_threads: usize,
     /// Batches queued between stages.
     pub queue: usize,
+    /// How often time-driven analysis runs (gaps past their grace period) when idle or busy.
+    pub maintain_every: Duration,
+    /// How often every rank is recomputed (silence decays even without new events).
+    pub rerank_every: Duration,
 }
 
 impl Default for IngestConfig {
@@ -41,6 +45,8 @@ impl Default for IngestConfig {
             dedup_capacity: 1 << 20,
             verify_threads: 0,
             queue: 2,
+            maintain_every: Duration::from_secs(30),
+            rerank_every: Duration::from_secs(3600),
         }
     }
 }
@@ -201,10 +207,29 @@ impl Ingest {
         });
 
         let mut result = Ok(());
-        while let Some(batch) = store_rx.recv().await {
-            if let Err(e) = commit(&store, &mut analyzer, batch, &stats).await {
-                result = Err(e);
-                break;
+        let mut maintain =
+            tokio::time::interval(config.maintain_every.max(Duration::from_millis(10)));
+        maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_rerank = Instant::now();
+        loop {
+            tokio::select! {
+                batch = store_rx.recv() => {
+                    let Some(batch) = batch else { break };
+                    if let Err(e) = commit(&store, &mut analyzer, batch, &stats).await {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                _ = maintain.tick() => {
+                    let rerank = last_rerank.elapsed() >= config.rerank_every;
+                    if rerank {
+                        last_rerank = Instant::now();
+                    }
+                    match analyzer.maintain(rerank).await {
+                        Ok(done) => record_findings(&done, &stats),
+                        Err(e) => warn!(error = %e, "time-driven analysis failed; will retry"),
+                    }
+                }
             }
         }
         // Dropping the receiver stops the checker if the store failed.
@@ -351,6 +376,13 @@ async fn check(
     ))
 }
 
+fn record_findings(analyzed: &AnalyzeOutcome, stats: &IngestStats) {
+    for (kind, n) in &analyzed.findings {
+        stats.findings.fetch_add(*n, Ordering::Relaxed);
+        metrics::counter!("mintwatch_findings_total", "finding" => kind.as_str()).increment(*n);
+    }
+}
+
 /// Stores one batch (retrying transient failures) and analyzes what it changed.
 async fn commit(
     store: &Store,
@@ -392,10 +424,7 @@ async fn commit(
     let started = Instant::now();
     let analyzed = analyzer.after_batch(&fresh, &outcome.changed_mints).await?;
     metrics::histogram!("mintwatch_analyze_seconds").record(started.elapsed().as_secs_f64());
-    for (kind, n) in &analyzed.findings {
-        stats.findings.fetch_add(*n, Ordering::Relaxed);
-        metrics::counter!("mintwatch_findings_total", "finding" => kind.as_str()).increment(*n);
-    }
+    record_findings(&analyzed, stats);
     debug!(
         events = fresh.len(),
         burns = outcome.burns,
