@@ -1,2 +1,39 @@
-//! mintwatch binary
-fn main() {}
+//! `mintwatch`: a public transparency index for Cashu mints on Nostr.
+//!
+//! Subcommands: `run` (production: crawl relays, index, analyze), `migrate`, `simulate` (publish
+//! simulated mints to a relay). Every flag can also come from the environment.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use commands::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mintwatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mintwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
