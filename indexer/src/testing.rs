@@ -121,18 +121,30 @@ impl TestRelay {
     /// Puts events straight into the relay's database (found by backfill). The relay does not
     /// check them, so forged events can be served too, as a hostile relay would.
     pub async fn store(&self, events: &[SignedEvent]) {
-        for e in events {
-            let event: Event = e.to_nostr().expect("event converts");
-            self.db.save_event(&event).await.expect("saved");
-        }
+        self.store_events(&to_nostr(events)).await;
     }
 
     /// Stores events and pushes them to live subscriptions.
     pub async fn publish(&self, events: &[SignedEvent]) {
+        self.publish_events(&to_nostr(events)).await;
+    }
+
+    /// [`TestRelay::store`] for `nostr` events.
+    pub async fn store_events(&self, events: &[Event]) {
         for e in events {
-            let event: Event = e.to_nostr().expect("event converts");
-            self.db.save_event(&event).await.expect("saved");
-            self.relay.notify_event(event);
+            self.db.save_event(e).await.expect("saved");
+        }
+    }
+
+    /// [`TestRelay::publish`] for `nostr` events; panics if nobody is subscribed (a test that
+    /// publishes live expects a live reader).
+    pub async fn publish_events(&self, events: &[Event]) {
+        for e in events {
+            self.db.save_event(e).await.expect("saved");
+            assert!(
+                self.relay.notify_event(e.clone()),
+                "relay has live sessions"
+            );
         }
     }
 
@@ -152,6 +164,13 @@ impl TestRelay {
     pub fn shutdown(&self) {
         self.relay.shutdown();
     }
+}
+
+fn to_nostr(events: &[SignedEvent]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| e.to_nostr().expect("event converts"))
+        .collect()
 }
 
 /// Polls `check` every 50 ms until it returns true or `timeout` passes; returns the last answer.

@@ -11,12 +11,9 @@ use mintwatch_indexer::crawl::{
     reason, ConnState, CrawlConfig, CrawlStats, Crawler, MINT_AUTHORS_FILTER, PUBLIC_FILTER,
 };
 use mintwatch_indexer::pipeline::{Cursor, Delivery};
+use mintwatch_indexer::testing::TestRelay;
 use mintwatch_protocol::MintKey;
-use nostr_relay_builder::prelude::{
-    Event, EventBuilder, Keys, Kind, MemoryDatabase, MemoryDatabaseOptions, NostrDatabase,
-    RateLimit, Tag, Timestamp,
-};
-use nostr_relay_builder::{LocalRelay, RelayBuilder};
+use nostr_relay_builder::prelude::{Event, EventBuilder, Keys, Kind, Tag, Timestamp};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -43,58 +40,6 @@ fn test_config(relays: Vec<String>) -> CrawlConfig {
         resubscribe_delay: Duration::from_millis(30),
         closed_retry_delay: Duration::from_millis(50),
         ..CrawlConfig::default()
-    }
-}
-
-/// A real relay on 127.0.0.1 with limits raised for tests; events are put straight into its
-/// database (and announced to live subscribers), so its per-connection write limit never
-/// applies.
-struct TestRelay {
-    relay: LocalRelay,
-    db: Arc<MemoryDatabase>,
-    url: String,
-}
-
-impl TestRelay {
-    async fn start(port: Option<u16>) -> Self {
-        let db = Arc::new(MemoryDatabase::with_opts(MemoryDatabaseOptions {
-            events: true,
-            max_events: None,
-        }));
-        let mut builder = RelayBuilder::default()
-            .addr(Ipv4Addr::LOCALHOST.into())
-            .database(db.clone())
-            .rate_limit(RateLimit {
-                max_reqs: 1_000,
-                notes_per_minute: 1_000_000,
-            })
-            .max_filter_limit(100_000);
-        if let Some(p) = port {
-            builder = builder.port(p);
-        }
-        let relay = LocalRelay::new(builder);
-        relay.run().await.expect("relay starts");
-        let url = relay.url().await.to_string();
-        let url = url.trim_end_matches('/').to_string();
-        Self { relay, db, url }
-    }
-
-    /// Stored before the crawler asks (found by backfill or catch-up).
-    async fn store(&self, events: &[Event]) {
-        for e in events {
-            self.db.save_event(e).await.expect("saved");
-        }
-    }
-
-    /// Stored and pushed to live subscriptions.
-    async fn publish(&self, events: &[Event]) {
-        for e in events {
-            self.db.save_event(e).await.expect("saved");
-            assert!(
-                self.relay.notify_event(e.clone()),
-                "relay has live sessions"
-            );
-        }
     }
 }
 
@@ -272,8 +217,8 @@ async fn backfill_exactly_once_then_live_then_resume_from_cursors() {
         event(&keys, 1, base + 600, 1000),
         event(&keys, 1337, base + 700, 1001),
     ];
-    relay.store(&history).await;
-    relay.store(&foreign).await;
+    relay.store_events(&history).await;
+    relay.store_events(&foreign).await;
 
     let crawler = Crawler::new(test_config(vec![relay.url.clone()]), Vec::new());
     // A small channel: the crawler must wait for the consumer, not drop.
@@ -320,7 +265,7 @@ async fn backfill_exactly_once_then_live_then_resume_from_cursors() {
     // Live: events published after EOSE arrive once.
     let t = now();
     let live: Vec<Event> = (0..3).map(|n| event(&keys, 38172, t, 200 + n)).collect();
-    relay.publish(&live).await;
+    relay.publish_events(&live).await;
     sink.until("live events", |s| live.iter().all(|e| s.has(&url, e)))
         .await;
     for e in &live {
@@ -348,7 +293,7 @@ async fn backfill_exactly_once_then_live_then_resume_from_cursors() {
         .expect("cursor");
     let t2 = now() + 1;
     let missed: Vec<Event> = (0..5).map(|n| event(&keys, 38173, t2, 300 + n)).collect();
-    relay.store(&missed).await;
+    relay.store_events(&missed).await;
 
     let crawler = Crawler::new(test_config(vec![relay.url.clone()]), cursors);
     let (running, mut sink2) = spawn(crawler, 64);
@@ -400,9 +345,9 @@ async fn kind_1337_only_from_known_mints() {
     let s = event(&stranger, 1337, base, 3);
     let announcement = event(&later_mint, 11467, base, 4);
     relay
-        .store(&[a.clone(), s.clone(), announcement.clone()])
+        .store_events(&[a.clone(), s.clone(), announcement.clone()])
         .await;
-    relay.store(&b).await;
+    relay.store_events(&b).await;
 
     let crawler = Crawler::new(test_config(vec![relay.url.clone()]), Vec::new());
     crawler.known_mints().insert(mint_key(&known_mint));
@@ -432,7 +377,7 @@ async fn kind_1337_only_from_known_mints() {
     let stranger_live = event(&stranger, 1337, t, 20);
     let mint_live = event(&later_mint, 1337, t, 21);
     relay
-        .publish(&[stranger_live.clone(), mint_live.clone()])
+        .publish_events(&[stranger_live.clone(), mint_live.clone()])
         .await;
     sink.until("live 1337 of the new mint", |s| s.has(&url, &mint_live))
         .await;
@@ -470,7 +415,7 @@ async fn two_relays_one_of_them_down_at_start() {
     let on_late: Vec<Event> = (0..15)
         .map(|n| event(&keys, 4919, base + n as u64 / 2, 100 + n))
         .collect();
-    up.store(&on_up).await;
+    up.store_events(&on_up).await;
 
     let crawler = Crawler::new(
         test_config(vec![up.url.clone(), late_url.clone()]),
@@ -496,7 +441,7 @@ async fn two_relays_one_of_them_down_at_start() {
 
     let late_relay = TestRelay::start(Some(port)).await;
     assert_eq!(late_relay.url, late_url);
-    late_relay.store(&on_late).await;
+    late_relay.store_events(&on_late).await;
     sink.until("the relay that came up", |s| {
         s.backfill_done(&late_url, PUBLIC_FILTER)
     })
@@ -603,7 +548,7 @@ async fn misbehaving_relay_is_counted_and_does_not_disturb_another() {
     let good_events: Vec<Event> = (0..30)
         .map(|n| event(&keys, 38000, base + n as u64, n))
         .collect();
-    good.store(&good_events).await;
+    good.store_events(&good_events).await;
     let max_message = 4 * 1024;
     // Valid matching events, spaced unlike any serializer would: they must arrive byte for byte.
     let t0 = now() - 10;

@@ -5,67 +5,11 @@
 use std::sync::Arc;
 
 use mintwatch_indexer::pipeline::{Content, RelayUrl, Verified};
-use mintwatch_indexer::store::Store;
 use mintwatch_protocol::broadcast::{BurnEntry, CashuData, DataGroup, GroupContents, MintEntry};
 use mintwatch_protocol::{Amount, Epoch, EventId, MintKey, Point, SignedEvent, Unit};
 use nostr::{EventBuilder, JsonUtil, Keys, Kind, Tag, Timestamp};
-use sqlx::Connection;
 
-/// The server, without a database name; `MINTWATCH_TEST_PG` overrides it.
-pub fn server_url() -> String {
-    std::env::var("MINTWATCH_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-}
-
-/// A database created for one test, dropped by [`TestDb::drop`].
-pub struct TestDb {
-    pub name: String,
-    pub store: Store,
-}
-
-impl TestDb {
-    /// Creates `mw_store_test_<random>` and connects a migrated store to it.
-    pub async fn new() -> TestDb {
-        let name = format!("mw_store_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
-            .await
-            .expect("connect to the postgres database");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        admin.close().await.expect("close admin connection");
-        let store = Store::connect(&format!("{}/{name}", server_url()))
-            .await
-            .expect("connect to test database");
-        store.migrate().await.expect("migrate");
-        TestDb { name, store }
-    }
-
-    /// Closes the store and drops the database.
-    pub async fn drop(self) {
-        self.store.close().await;
-        let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url()))
-            .await
-            .expect("connect to the postgres database");
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await
-        .expect("drop test database");
-    }
-
-    /// `SELECT count(*) FROM <table>`.
-    pub async fn count(&self, table: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(self.store.pool())
-            .await
-            .expect("count");
-        n
-    }
-}
+pub use mintwatch_indexer::testing::TestDb;
 
 pub fn relay(url: &str) -> RelayUrl {
     Arc::from(url)
