@@ -103,11 +103,7 @@ impl QueryService {
     }
 
     async fn evidence(&self, mint: &MintKey) -> Result<EvidenceResult, ServiceError> {
-        if reports::mint_report(&self.store, mint)
-            .await
-            .map_err(internal)?
-            .is_none()
-        {
+        if self.store.mint(mint).await.map_err(internal)?.is_none() {
             return Err(not_found(mint));
         }
         evidence_labels(&self.store, &self.keys, mint, EVIDENCE_BUDGET_BYTES)
