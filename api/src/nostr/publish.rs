@@ -1,0 +1,292 @@
+//! The publisher: each mint's NIP-85 assertion, re-published when its numbers change but at most
+//! once per mint per interval, and one NIP-32 evidence label per unresolved finding, published
+//! once (and again when its evidence changes).
+//!
+//! What was published is kept in memory, seeded at start from the indexer's own events on the
+//! relays (the relays are where published events live, so no table of our own can disagree
+//! with them): a restart neither re-publishes every label nor forgets when an assertion went
+//! out.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nostr_sdk::{Client, Filter, Kind};
+use tracing::{debug, warn};
+
+use mintwatch_indexer::store::{Store, StoreError};
+use mintwatch_protocol::kinds::{ASSERTION, LABEL};
+use mintwatch_protocol::output::{
+    build_assertion, build_evidence_label, parse_assertion, verify_evidence_label_structure,
+    MintAssertion,
+};
+use mintwatch_protocol::{EventId, FindingKind, MintKey, Point, SignedEvent};
+
+use super::reports;
+
+/// Counters of what the nostr outputs did, shared with the handle.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    /// Assertions (30382) published.
+    pub assertions: AtomicU64,
+    /// Evidence labels (1985) published.
+    pub labels: AtomicU64,
+    /// Responses (28173) sent.
+    pub responses: AtomicU64,
+    /// Of those, `RATE_LIMITED`.
+    pub rate_limited: AtomicU64,
+    /// Events the relays did not accept.
+    pub send_failures: AtomicU64,
+}
+
+impl OutputStats {
+    /// A copy of the counters.
+    pub fn snapshot(&self) -> OutputCounts {
+        OutputCounts {
+            assertions: self.assertions.load(Ordering::Relaxed),
+            labels: self.labels.load(Ordering::Relaxed),
+            responses: self.responses.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            send_failures: self.send_failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// [`OutputStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputCounts {
+    /// Assertions (30382) published.
+    pub assertions: u64,
+    /// Evidence labels (1985) published.
+    pub labels: u64,
+    /// Responses (28173) sent.
+    pub responses: u64,
+    /// Of those, `RATE_LIMITED`.
+    pub rate_limited: u64,
+    /// Events the relays did not accept.
+    pub send_failures: u64,
+}
+
+/// What makes two labels of one finding the same: the finding, mint, `Y`, proving events in
+/// order, and detail. A label is published again only when this changes.
+fn fingerprint(
+    finding: FindingKind,
+    mint: &MintKey,
+    y: Option<&Point>,
+    events: impl Iterator<Item = EventId>,
+    detail: Option<&serde_json::Value>,
+) -> String {
+    let ids: Vec<String> = events.map(|e| e.to_hex()).collect();
+    format!(
+        "{finding}|{mint}|{}|{}|{}",
+        y.map(Point::to_hex).unwrap_or_default(),
+        ids.join(","),
+        detail.map(|d| d.to_string()).unwrap_or_default()
+    )
+}
+
+/// The fingerprint of the label `finding` would get, without loading its events.
+fn finding_fingerprint(f: &reports::OpenFinding) -> Result<String, String> {
+    let mut ids: Vec<EventId> = Vec::with_capacity(f.event_ids.len());
+    for id in &f.event_ids {
+        // build_evidence_label embeds a duplicate once; so does the fingerprint.
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    let detail = reports::label_detail(f)?;
+    Ok(fingerprint(
+        f.kind,
+        &f.mint,
+        f.y.as_ref(),
+        ids.into_iter(),
+        detail.as_ref(),
+    ))
+}
+
+/// Sends a signed event to the client's relays; true if at least one accepted it.
+pub(crate) async fn send(client: &Client, event: &SignedEvent, stats: &OutputStats) -> bool {
+    let kind = event.kind.to_string();
+    let ok = match event.to_nostr() {
+        Ok(e) => match client.send_event(&e).await {
+            Ok(out) if !out.success.is_empty() => true,
+            Ok(out) => {
+                warn!(kind = %event.kind, failed = ?out.failed, "no relay accepted the event");
+                false
+            }
+            Err(err) => {
+                warn!(kind = %event.kind, error = %err, "sending failed");
+                false
+            }
+        },
+        Err(err) => {
+            warn!(kind = %event.kind, error = %err, "event does not convert");
+            false
+        }
+    };
+    if ok {
+        metrics::counter!("mintwatch_nostr_events_published_total", "kind" => kind).increment(1);
+    } else {
+        stats.send_failures.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("mintwatch_nostr_publish_failures_total", "kind" => kind).increment(1);
+    }
+    ok
+}
+
+/// What one scan published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanOutcome {
+    /// Assertions published.
+    pub assertions: u64,
+    /// Assertions whose numbers changed but whose interval has not passed yet.
+    pub deferred: u64,
+    /// Labels published.
+    pub labels: u64,
+}
+
+/// The publisher's memory of what it published.
+pub struct Publisher {
+    store: Store,
+    keys: nostr::Keys,
+    client: Client,
+    interval: Duration,
+    stats: Arc<OutputStats>,
+    assertions: HashMap<MintKey, (MintAssertion, SystemTime)>,
+    labels: HashSet<String>,
+    /// Fingerprints whose label did not build (evidence missing or not verifying): not retried
+    /// until the finding changes, so one bad finding does not fill the log every scan.
+    unbuildable: HashSet<String>,
+}
+
+impl Publisher {
+    /// A publisher that remembers nothing yet.
+    pub fn new(
+        store: Store,
+        keys: nostr::Keys,
+        client: Client,
+        interval: Duration,
+        stats: Arc<OutputStats>,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            client,
+            interval,
+            stats,
+            assertions: HashMap::new(),
+            labels: HashSet::new(),
+            unbuildable: HashSet::new(),
+        }
+    }
+
+    /// Learns what this key already published from the relays: its live assertions (with their
+    /// time) and its labels. Events that do not verify or parse are ignored.
+    pub async fn seed_from_relays(&mut self, timeout: Duration) {
+        let me = self.keys.public_key();
+        let filter = Filter::new()
+            .author(me)
+            .kinds([Kind::Custom(ASSERTION), Kind::Custom(LABEL)]);
+        let events = match self.client.fetch_events(filter, timeout).await {
+            Ok(events) => events,
+            Err(e) => {
+                warn!(error = %e, "could not read our published events back; starting afresh");
+                return;
+            }
+        };
+        for e in events.iter() {
+            let e = SignedEvent::from(e);
+            if e.kind == ASSERTION {
+                if let Ok(a) = parse_assertion(&e) {
+                    let at = UNIX_EPOCH + Duration::from_secs(e.created_at);
+                    let newer = self
+                        .assertions
+                        .get(&a.mint)
+                        .is_none_or(|(_, prev)| *prev < at);
+                    if newer {
+                        self.assertions.insert(a.mint, (a, at));
+                    }
+                }
+            } else if let Ok(v) = verify_evidence_label_structure(&e) {
+                self.labels.insert(fingerprint(
+                    v.finding,
+                    &v.mint,
+                    v.y.as_ref(),
+                    v.events.iter().map(|ev| ev.id),
+                    v.detail.as_ref(),
+                ));
+            }
+        }
+        debug!(
+            assertions = self.assertions.len(),
+            labels = self.labels.len(),
+            "publisher seeded from relays"
+        );
+    }
+
+    /// Publishes what changed since the last scan.
+    pub async fn scan(&mut self) -> Result<ScanOutcome, StoreError> {
+        let mut outcome = ScanOutcome::default();
+        let now = SystemTime::now();
+        for report in reports::mint_reports(&self.store, None).await? {
+            let Some(assertion) = report.assertion() else {
+                continue;
+            };
+            if let Some((last, at)) = self.assertions.get(&assertion.mint) {
+                if *last == assertion {
+                    continue;
+                }
+                if now.duration_since(*at).unwrap_or_default() < self.interval {
+                    outcome.deferred += 1;
+                    continue;
+                }
+            }
+            match build_assertion(&self.keys, &assertion) {
+                Ok(event) => {
+                    if send(&self.client, &event, &self.stats).await {
+                        self.stats.assertions.fetch_add(1, Ordering::Relaxed);
+                        outcome.assertions += 1;
+                        self.assertions.insert(assertion.mint, (assertion, now));
+                    }
+                }
+                Err(e) => warn!(mint = %assertion.mint, error = %e, "assertion not built"),
+            }
+        }
+
+        let findings = reports::open_findings(&self.store, None).await?;
+        let mut todo = Vec::new();
+        for f in &findings {
+            match finding_fingerprint(f) {
+                Ok(print) if self.labels.contains(&print) || self.unbuildable.contains(&print) => {}
+                Ok(print) => todo.push((f, print)),
+                Err(why) => warn!(mint = %f.mint, finding = %f.kind, %why, "no label detail"),
+            }
+        }
+        // Proving events are loaded only for labels to publish, a bounded number at a time.
+        for chunk in todo.chunks(100) {
+            let ids: Vec<EventId> = chunk
+                .iter()
+                .flat_map(|(f, _)| f.event_ids.iter().copied())
+                .collect();
+            let events = reports::events_by_id(&self.store, &ids).await?;
+            for (f, print) in chunk {
+                let label = reports::evidence_of(f, &events)
+                    .and_then(|e| build_evidence_label(&self.keys, &e).map_err(|e| e.to_string()));
+                match label {
+                    Ok(label) => {
+                        if send(&self.client, &label, &self.stats).await {
+                            self.stats.labels.fetch_add(1, Ordering::Relaxed);
+                            outcome.labels += 1;
+                            self.labels.insert(print.clone());
+                        }
+                    }
+                    Err(why) => {
+                        warn!(mint = %f.mint, finding = %f.kind, %why, "label not built");
+                        self.unbuildable.insert(print.clone());
+                    }
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,672 @@
+//! The reads the nostr outputs need, as typed values: one mint's report (for `get_mint` and the
+//! assertions), the directory search, spent lookups, and the open findings with their proving
+//! events (for the evidence labels).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::Row;
+
+use mintwatch_indexer::store::{Store, StoreError};
+use mintwatch_protocol::output::assertion::MAX_RATING;
+use mintwatch_protocol::output::{
+    epoch_detail, CheckSpent, CheckSpentResult, DirectoryQuery, Evidence, MintAssertion, Sort,
+    SpentStatus,
+};
+use mintwatch_protocol::{
+    Epoch, EventId, FindingKind, IdentityLevel, MintKey, MintUrl, Point, SignedEvent, Unit,
+};
+
+/// Serde as text for [`IdentityLevel`], which carries no serde impls of its own.
+mod identity_text {
+    use mintwatch_protocol::IdentityLevel;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &IdentityLevel, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IdentityLevel, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The 4919 chain of a mint, as the analyze stage summarised it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChainSummary {
+    /// 4919 events stored (fork siblings included).
+    pub length: u64,
+    /// Of those, how many name a stored previous event.
+    pub links: u64,
+    /// How many start a chain (no `e`).
+    pub unlinked_starts: u64,
+    /// The newest 4919 (hex id).
+    pub head: Option<String>,
+    /// `created_at` of the first 4919.
+    pub first: Option<i64>,
+    /// `created_at` of the last 4919.
+    pub last: Option<i64>,
+    /// Median seconds between consecutive 4919 events.
+    pub median_interval_secs: Option<f64>,
+}
+
+/// A mint's live reviews, as the analyze stage summarised them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReviewSummary {
+    /// Live reviews.
+    pub count: u64,
+    /// Distinct authors.
+    pub distinct_authors: u64,
+    /// Reviews with a rating.
+    pub rated: u64,
+    /// Mean rating, 1..=5.
+    pub mean_rating: Option<f64>,
+    /// `mean × log10(rated + 1)`.
+    pub bayesian: Option<f64>,
+}
+
+/// MINT and BURN totals of one (unit, epoch). Sums are decimal strings: they can exceed what a
+/// JSON number carries exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupTotals {
+    /// Unit.
+    pub unit: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// BURN entries.
+    pub burn_count: u64,
+    /// Sum of BURN amounts.
+    pub burn_amount: String,
+    /// MINT entries.
+    pub mint_count: u64,
+    /// Sum of MINT amounts.
+    pub mint_amount: String,
+}
+
+/// One mint's report: what `get_mint` answers and what its assertion states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MintReport {
+    /// The mint key, x-only hex.
+    pub key: String,
+    /// Name, from its identity or announcements.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Identity level (PROTOCOL.md §1).
+    #[serde(with = "identity_text")]
+    pub identity: IdentityLevel,
+    /// Rank 0..=100, once ranked.
+    pub rank: Option<u8>,
+    /// The rank's components (PROTOCOL.md §4).
+    pub rank_components: Value,
+    /// Unresolved findings, by finding name; every name is present.
+    pub findings: BTreeMap<String, u64>,
+    /// BURN entries, all units.
+    pub burns: u64,
+    /// MINT entries, all units.
+    pub mints: u64,
+    /// MINT minus BURN amounts per unit (decimal strings; negative when burns exceed mints).
+    pub outstanding: BTreeMap<String, String>,
+    /// Totals per (unit, epoch).
+    pub totals: Vec<GroupTotals>,
+    /// Live reviews.
+    pub reviews: ReviewSummary,
+    /// URLs.
+    pub urls: Vec<String>,
+    /// Units.
+    pub units: Vec<String>,
+    /// NUTs.
+    pub nuts: Vec<u16>,
+    /// Network.
+    pub network: Option<String>,
+    /// The 4919 chain.
+    pub chain: ChainSummary,
+    /// 1337 epoch closes.
+    pub epoch_closes: u64,
+    /// `created_at` of the first event about the mint.
+    pub first_seen: u64,
+    /// `created_at` of the last event about the mint, by anyone.
+    pub last_seen: u64,
+    /// `created_at` of the last event signed by the mint key itself.
+    pub last_active: Option<u64>,
+}
+
+impl MintReport {
+    /// The mint key.
+    pub fn mint_key(&self) -> Option<MintKey> {
+        MintKey::parse(&self.key).ok()
+    }
+
+    fn finding(&self, kind: FindingKind) -> u64 {
+        self.findings.get(kind.as_str()).copied().unwrap_or(0)
+    }
+
+    /// What the mint's NIP-85 assertion states; `None` until the mint is ranked.
+    pub fn assertion(&self) -> Option<MintAssertion> {
+        let rank = self.rank?;
+        let mint = self.mint_key()?;
+        let outstanding = self
+            .outstanding
+            .iter()
+            .filter_map(|(u, a)| Some((Unit::parse(u).ok()?, a.parse::<i128>().ok()?)))
+            .collect();
+        Some(MintAssertion {
+            mint,
+            rank,
+            identity: self.identity,
+            burns: self.burns,
+            mints: self.mints,
+            outstanding,
+            double_spends: self.finding(FindingKind::DoubleSpend),
+            forks: self.finding(FindingKind::Fork),
+            gaps: self.finding(FindingKind::Gap),
+            liability_inversions: self.finding(FindingKind::LiabilityInversion),
+            reviews: self.reviews.count,
+            rating: self
+                .reviews
+                .mean_rating
+                .filter(|r| r.is_finite())
+                .map(|r| r.clamp(0.0, MAX_RATING)),
+            last_seen: Some(self.last_active.unwrap_or(self.last_seen)),
+            urls: self
+                .urls
+                .iter()
+                .filter_map(|u| MintUrl::parse(u).ok())
+                .collect(),
+        })
+    }
+}
+
+fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn corrupt(field: &'static str, why: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        field,
+        why: why.to_string(),
+    }
+}
+
+/// The reports of `keys`, or of every mint when `keys` is `None`, sorted by key.
+pub async fn mint_reports(
+    store: &Store,
+    keys: Option<&[MintKey]>,
+) -> Result<Vec<MintReport>, StoreError> {
+    let keys: Option<Vec<Vec<u8>>> =
+        keys.map(|k| k.iter().map(|m| m.as_bytes().to_vec()).collect());
+    let rows = sqlx::query(
+        "SELECT key, identity, urls, name, description, units, nuts, network, first_seen,
+                last_seen, last_active, rank, rank_components, stats, burn_count, mint_count
+         FROM mints WHERE $1::bytea[] IS NULL OR key = ANY($1) ORDER BY key",
+    )
+    .bind(&keys)
+    .fetch_all(store.pool())
+    .await?;
+    let totals = sqlx::query(
+        "SELECT mint, unit, epoch, burn_count, burn_amount::text AS burn_amount, mint_count,
+                mint_amount::text AS mint_amount
+         FROM mint_stats WHERE $1::bytea[] IS NULL OR mint = ANY($1) ORDER BY mint, unit, epoch",
+    )
+    .bind(&keys)
+    .fetch_all(store.pool())
+    .await?;
+    let findings = sqlx::query(
+        "SELECT mint, kind, count(*) AS n FROM findings
+         WHERE NOT resolved AND ($1::bytea[] IS NULL OR mint = ANY($1)) GROUP BY mint, kind",
+    )
+    .bind(&keys)
+    .fetch_all(store.pool())
+    .await?;
+
+    let mut group_totals: HashMap<Vec<u8>, Vec<GroupTotals>> = HashMap::new();
+    for r in totals {
+        let epoch: i64 = r.try_get("epoch")?;
+        group_totals
+            .entry(r.try_get("mint")?)
+            .or_default()
+            .push(GroupTotals {
+                unit: r.try_get("unit")?,
+                epoch: unsigned(epoch),
+                burn_count: unsigned(r.try_get("burn_count")?),
+                burn_amount: r.try_get("burn_amount")?,
+                mint_count: unsigned(r.try_get("mint_count")?),
+                mint_amount: r.try_get("mint_amount")?,
+            });
+    }
+    let mut finding_counts: HashMap<Vec<u8>, BTreeMap<String, u64>> = HashMap::new();
+    for r in findings {
+        finding_counts
+            .entry(r.try_get("mint")?)
+            .or_default()
+            .insert(r.try_get("kind")?, unsigned(r.try_get("n")?));
+    }
+
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let key: Vec<u8> = r.try_get("key")?;
+        let identity: String = r.try_get("identity")?;
+        let stats: Value = r.try_get("stats")?;
+        let counts = finding_counts.remove(&key).unwrap_or_default();
+        let totals = group_totals.remove(&key).unwrap_or_default();
+        let mut outstanding: BTreeMap<String, i128> = BTreeMap::new();
+        for t in &totals {
+            let minted: i128 = t
+                .mint_amount
+                .parse()
+                .map_err(|e| corrupt("mint_stats.mint_amount", e))?;
+            let burnt: i128 = t
+                .burn_amount
+                .parse()
+                .map_err(|e| corrupt("mint_stats.burn_amount", e))?;
+            *outstanding.entry(t.unit.clone()).or_default() += minted - burnt;
+        }
+        let rank: Option<f32> = r.try_get("rank")?;
+        let nuts: Vec<i32> = r.try_get("nuts")?;
+        out.push(MintReport {
+            key: hex::encode(&key),
+            name: r.try_get("name")?,
+            description: r.try_get("description")?,
+            identity: identity.parse().map_err(|e| corrupt("mints.identity", e))?,
+            // The analyze stage writes whole numbers 0..=100.
+            rank: rank.map(|x| x.round().clamp(0.0, 100.0) as u8),
+            rank_components: r.try_get("rank_components")?,
+            findings: FindingKind::ALL
+                .iter()
+                .map(|k| {
+                    (
+                        k.as_str().to_string(),
+                        counts.get(k.as_str()).copied().unwrap_or(0),
+                    )
+                })
+                .collect(),
+            burns: unsigned(r.try_get("burn_count")?),
+            mints: unsigned(r.try_get("mint_count")?),
+            outstanding: outstanding
+                .into_iter()
+                .map(|(u, a)| (u, a.to_string()))
+                .collect(),
+            totals,
+            reviews: stats
+                .get("reviews")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default(),
+            urls: r.try_get("urls")?,
+            units: r.try_get("units")?,
+            nuts: nuts
+                .into_iter()
+                .filter_map(|n| u16::try_from(n).ok())
+                .collect(),
+            network: r.try_get("network")?,
+            chain: stats
+                .get("chain")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default(),
+            epoch_closes: stats
+                .get("epoch_closes")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            first_seen: unsigned(r.try_get("first_seen")?),
+            last_seen: unsigned(r.try_get("last_seen")?),
+            last_active: r.try_get::<Option<i64>, _>("last_active")?.map(unsigned),
+        });
+    }
+    Ok(out)
+}
+
+/// One mint's report, if the mint is known.
+pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintReport>, StoreError> {
+    Ok(mint_reports(store, Some(std::slice::from_ref(key)))
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// `check_spent`: per `Y`, in the order asked, whether a mint-signed 4919 burns it and which.
+pub async fn check_spent(
+    store: &Store,
+    query: &CheckSpent,
+) -> Result<CheckSpentResult, StoreError> {
+    let burns = store.burns_by_y(&query.ys).await?;
+    let mut by_y: HashMap<Point, Vec<String>> = HashMap::new();
+    for b in burns {
+        if query.mint.is_some_and(|m| m != b.mint) {
+            continue;
+        }
+        let ids = by_y.entry(b.y).or_default();
+        let id = b.event_id.to_hex();
+        // A Y twice in one event is one event that contains it.
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(CheckSpentResult {
+        results: query
+            .ys
+            .iter()
+            .map(|y| {
+                let events = by_y.get(y).cloned().unwrap_or_default();
+                SpentStatus {
+                    y: *y,
+                    burnt: !events.is_empty(),
+                    events,
+                }
+            })
+            .collect(),
+    })
+}
+
+/// One directory entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MintSummary {
+    /// The mint key, x-only hex.
+    pub key: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Identity level.
+    #[serde(with = "identity_text")]
+    pub identity: IdentityLevel,
+    /// Rank, once ranked.
+    pub rank: Option<u8>,
+    /// URLs.
+    pub urls: Vec<String>,
+    /// Units.
+    pub units: Vec<String>,
+    /// NUTs.
+    pub nuts: Vec<u16>,
+    /// Network.
+    pub network: Option<String>,
+    /// Live reviews.
+    pub reviews: u64,
+    /// Unresolved findings.
+    pub findings: u64,
+    /// `created_at` of the last event about the mint.
+    pub last_seen: u64,
+}
+
+/// One page of the directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryPage {
+    /// The mints of this page.
+    pub mints: Vec<MintSummary>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Why a directory search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The cursor is not one this service handed out for this sort order.
+    #[error("bad cursor: {0}")]
+    Cursor(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The sort expression, its direction (true: descending), and its name in cursors.
+fn sort_sql(sort: Sort) -> (&'static str, bool, &'static str) {
+    match sort {
+        Sort::Rank => ("coalesce(rank, -1)::float8", true, "rank"),
+        Sort::Reviews => ("review_count::float8", true, "reviews"),
+        Sort::Activity => ("last_seen::float8", true, "activity"),
+        Sort::Name => ("lower(coalesce(name, ''))", false, "name"),
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The directory search (`search_mints`): filters, a sort, and keyset paging. The cursor is
+/// `<sort>:<last key>`; the next page starts after that mint's current position in the order,
+/// so pages neither repeat nor skip a mint whose position did not change meanwhile.
+pub async fn search_mints(
+    store: &Store,
+    query: &DirectoryQuery,
+) -> Result<DirectoryPage, SearchError> {
+    let (expr, descending, sort_name) = sort_sql(query.sort);
+    let after: Option<Vec<u8>> = match &query.cursor {
+        None => None,
+        Some(c) => {
+            let (name, key) = c
+                .split_once(':')
+                .ok_or_else(|| SearchError::Cursor("not <sort>:<key>".into()))?;
+            if name != sort_name {
+                return Err(SearchError::Cursor(format!(
+                    "cursor of sort {name:?} used with sort {sort_name:?}"
+                )));
+            }
+            let key = MintKey::parse(key).map_err(|e| SearchError::Cursor(e.to_string()))?;
+            Some(key.as_bytes().to_vec())
+        }
+    };
+    let (cmp, dir) = if descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    let sql = format!(
+        "SELECT key, name, identity, rank, urls, units, nuts, network, review_count,
+                finding_count, last_seen
+         FROM mints
+         WHERE ($1::text IS NULL OR search_text LIKE '%' || $1 || '%' ESCAPE '\\'
+                OR search @@ plainto_tsquery('simple', $2))
+           AND ($3::text IS NULL OR $3 = ANY(units))
+           AND ($4::int IS NULL OR $4 = ANY(nuts))
+           AND ($5::text IS NULL OR network = $5)
+           AND ($6::text IS NULL OR identity = $6)
+           AND ($7::real IS NULL OR rank >= $7)
+           AND ($8::bytea IS NULL
+                OR {expr} {cmp} (SELECT {expr} FROM mints WHERE key = $8)
+                OR ({expr} = (SELECT {expr} FROM mints WHERE key = $8) AND key > $8))
+         ORDER BY {expr} {dir}, key ASC
+         LIMIT $9"
+    );
+    let limit = usize::from(query.effective_limit());
+    let rows = sqlx::query(&sql)
+        .bind(query.q.as_deref().map(like_escape))
+        .bind(query.q.as_deref())
+        .bind(query.unit.as_ref().map(Unit::as_str))
+        .bind(query.nut.map(i32::from))
+        .bind(query.network.map(|n| n.as_str()))
+        .bind(query.identity.map(|i| i.as_str()))
+        .bind(query.min_rank.map(f32::from))
+        .bind(&after)
+        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+        .fetch_all(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    let more = rows.len() > limit;
+    let mut mints = Vec::with_capacity(limit);
+    for r in rows.into_iter().take(limit) {
+        let key: Vec<u8> = r.try_get("key").map_err(StoreError::from)?;
+        let identity: String = r.try_get("identity").map_err(StoreError::from)?;
+        let rank: Option<f32> = r.try_get("rank").map_err(StoreError::from)?;
+        let nuts: Vec<i32> = r.try_get("nuts").map_err(StoreError::from)?;
+        mints.push(MintSummary {
+            key: hex::encode(&key),
+            name: r.try_get("name").map_err(StoreError::from)?,
+            identity: identity.parse().map_err(|e| corrupt("mints.identity", e))?,
+            rank: rank.map(|x| x.round().clamp(0.0, 100.0) as u8),
+            urls: r.try_get("urls").map_err(StoreError::from)?,
+            units: r.try_get("units").map_err(StoreError::from)?,
+            nuts: nuts
+                .into_iter()
+                .filter_map(|n| u16::try_from(n).ok())
+                .collect(),
+            network: r.try_get("network").map_err(StoreError::from)?,
+            reviews: unsigned(r.try_get("review_count").map_err(StoreError::from)?),
+            findings: unsigned(r.try_get("finding_count").map_err(StoreError::from)?),
+            last_seen: unsigned(r.try_get("last_seen").map_err(StoreError::from)?),
+        });
+    }
+    let next_cursor = if more {
+        mints.last().map(|m| format!("{sort_name}:{}", m.key))
+    } else {
+        None
+    };
+    Ok(DirectoryPage { mints, next_cursor })
+}
+
+/// An unresolved finding as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenFinding {
+    /// The mint it is about.
+    pub mint: MintKey,
+    /// What it is.
+    pub kind: FindingKind,
+    /// What makes it one finding (see the `findings` table).
+    pub key: String,
+    /// The `Y`, for double-spends and collisions.
+    pub y: Option<Point>,
+    /// The unit, for per-epoch findings.
+    pub unit: Option<Unit>,
+    /// The epoch, for per-epoch findings.
+    pub epoch: Option<Epoch>,
+    /// The proving events, in the order the analyze stage gave them.
+    pub event_ids: Vec<EventId>,
+    /// The analyze stage's figures.
+    pub detail: Value,
+}
+
+/// The unresolved findings of `mint`, or of every mint, sorted by mint, kind and key.
+pub async fn open_findings(
+    store: &Store,
+    mint: Option<&MintKey>,
+) -> Result<Vec<OpenFinding>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT mint, kind, finding_key, y, unit, epoch, event_ids, detail FROM findings
+         WHERE NOT resolved AND ($1::bytea IS NULL OR mint = $1)
+         ORDER BY mint, kind, finding_key",
+    )
+    .bind(mint.map(|m| m.as_bytes().to_vec()))
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mint: Vec<u8> = r.try_get("mint")?;
+        let kind: String = r.try_get("kind")?;
+        let y: Option<Vec<u8>> = r.try_get("y")?;
+        let unit: Option<String> = r.try_get("unit")?;
+        let epoch: Option<i64> = r.try_get("epoch")?;
+        let ids: Vec<Vec<u8>> = r.try_get("event_ids")?;
+        out.push(OpenFinding {
+            mint: <[u8; 32]>::try_from(mint.as_slice())
+                .map_err(|_| corrupt("findings.mint", "not 32 bytes"))
+                .and_then(|b| {
+                    MintKey::from_x_only_bytes(b).map_err(|e| corrupt("findings.mint", e))
+                })?,
+            kind: kind.parse().map_err(|e| corrupt("findings.kind", e))?,
+            key: r.try_get("finding_key")?,
+            y: y.map(|y| Point::from_bytes(&y).map_err(|e| corrupt("findings.y", e)))
+                .transpose()?,
+            unit: unit
+                .map(|u| Unit::parse(&u).map_err(|e| corrupt("findings.unit", e)))
+                .transpose()?,
+            epoch: epoch
+                .map(|e| Epoch::from_i128(e.into()).map_err(|e| corrupt("findings.epoch", e)))
+                .transpose()?,
+            event_ids: ids
+                .iter()
+                .map(|i| {
+                    <[u8; 32]>::try_from(i.as_slice())
+                        .map(EventId)
+                        .map_err(|_| corrupt("findings.event_ids", "not 32 bytes"))
+                })
+                .collect::<Result<_, _>>()?,
+            detail: r.try_get("detail")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The stored events among `ids`, parsed from their verbatim JSON.
+pub async fn events_by_id(
+    store: &Store,
+    ids: &[EventId],
+) -> Result<HashMap<EventId, SignedEvent>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let raw: Vec<Vec<u8>> = ids.iter().map(|i| i.0.to_vec()).collect();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT json FROM events WHERE id = ANY($1)")
+        .bind(&raw)
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|(json,)| {
+            let e = SignedEvent::from_json(json).map_err(|e| corrupt("events.json", e))?;
+            Ok((e.id, e))
+        })
+        .collect()
+}
+
+/// The `detail` a finding's label carries: for a liability inversion or balance mismatch, the
+/// (unit, epoch) and the totals as numbers (the re-check compares them with the embedded
+/// events); for the others, the analyze stage's figures as stored.
+pub fn label_detail(finding: &OpenFinding) -> Result<Option<Value>, String> {
+    let stored = finding.detail.as_object().cloned().unwrap_or_default();
+    Ok(match finding.kind {
+        FindingKind::LiabilityInversion | FindingKind::BalanceMismatch => {
+            let (unit, epoch) = finding
+                .unit
+                .clone()
+                .zip(finding.epoch)
+                .ok_or("the finding names no (unit, epoch)")?;
+            let mut d: Map<String, Value> = match epoch_detail(&unit, epoch) {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            for (k, v) in stored {
+                let v = match (k.as_str(), &v) {
+                    ("minted" | "burnt", Value::String(s)) => match s.parse::<u64>() {
+                        Ok(n) => Value::from(n),
+                        Err(_) => continue,
+                    },
+                    _ => v,
+                };
+                d.entry(k).or_insert(v);
+            }
+            Some(Value::Object(d))
+        }
+        _ if stored.is_empty() => None,
+        _ => Some(Value::Object(stored)),
+    })
+}
+
+/// The evidence of a finding, with its proving events taken from `events`.
+pub fn evidence_of(
+    finding: &OpenFinding,
+    events: &HashMap<EventId, SignedEvent>,
+) -> Result<Evidence, String> {
+    let proving = finding
+        .event_ids
+        .iter()
+        .map(|id| {
+            events
+                .get(id)
+                .cloned()
+                .ok_or_else(|| format!("proving event {id} is not stored"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Evidence {
+        finding: finding.kind,
+        mint: finding.mint,
+        y: finding.y,
+        events: proving,
+        detail: label_detail(finding)?,
+    })
+}

@@ -1,0 +1,164 @@
+//! The query service's answers (PROTOCOL.md §5): a kind 28172 request in, the [`Response`] to
+//! encrypt into a kind 28173 out. Every request gets an answer: one that cannot be decrypted or
+//! read gets `BAD_REQUEST`, an unknown method `NOT_IMPLEMENTED`, a store failure `INTERNAL`
+//! (logged here, never described to the requester).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::warn;
+
+use mintwatch_indexer::store::{Store, StoreError};
+use mintwatch_protocol::output::{
+    build_evidence_label, open_request, ErrorCode, Query, Response, ServiceError,
+};
+use mintwatch_protocol::{MintKey, SignedEvent};
+
+use super::reports::{self, SearchError};
+
+/// At most this many bytes of labels go into one `get_evidence` answer; findings past it are
+/// listed with their proving event ids only (their labels are on the relays). A response event
+/// must stay well under the 512 KiB that relays commonly accept.
+pub const EVIDENCE_BUDGET_BYTES: usize = 256 * 1024;
+
+/// A finding whose label is not in a `get_evidence` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OmittedFinding {
+    /// The finding name.
+    pub finding: String,
+    /// The proving events (hex ids).
+    pub events: Vec<String>,
+    /// Why the label is not included.
+    pub reason: String,
+}
+
+/// The `get_evidence` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceResult {
+    /// The mint, x-only hex.
+    pub mint: String,
+    /// One kind 1985 label per unresolved finding, each verifying on its own.
+    pub labels: Vec<Value>,
+    /// Findings whose label did not fit (or could not be built).
+    pub omitted: Vec<OmittedFinding>,
+}
+
+/// Answers requests from the store, signing with the indexer's keys.
+#[derive(Clone)]
+pub struct QueryService {
+    store: Store,
+    keys: nostr::Keys,
+}
+
+fn internal(e: impl std::fmt::Display) -> ServiceError {
+    warn!(error = %e, "query service: internal error");
+    ServiceError::new(ErrorCode::Internal, "internal error")
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<Value, ServiceError> {
+    serde_json::to_value(v).map_err(internal)
+}
+
+impl QueryService {
+    /// A service over `store`, answering as `keys`.
+    pub fn new(store: Store, keys: nostr::Keys) -> Self {
+        Self { store, keys }
+    }
+
+    /// The response to one request event (not yet encrypted).
+    pub async fn answer(&self, request: &SignedEvent) -> Response {
+        match open_request(&self.keys, request) {
+            Err(e) => Response::err(None, e),
+            Ok((_, query)) => {
+                let method = query.method();
+                match self.handle(query).await {
+                    Ok(v) => Response::ok(method, v),
+                    Err(e) => Response::err(Some(method), e),
+                }
+            }
+        }
+    }
+
+    /// Runs one decrypted, validated query.
+    pub async fn handle(&self, query: Query) -> Result<Value, ServiceError> {
+        match query {
+            Query::CheckSpent(q) => to_value(
+                &reports::check_spent(&self.store, &q)
+                    .await
+                    .map_err(internal)?,
+            ),
+            Query::GetMint(p) => match reports::mint_report(&self.store, &p.mint)
+                .await
+                .map_err(internal)?
+            {
+                Some(r) => to_value(&r),
+                None => Err(not_found(&p.mint)),
+            },
+            Query::SearchMints(q) => match reports::search_mints(&self.store, &q).await {
+                Ok(page) => to_value(&page),
+                Err(SearchError::Cursor(why)) => Err(ServiceError::bad_request(why)),
+                Err(SearchError::Store(e)) => Err(internal(e)),
+            },
+            Query::GetEvidence(p) => to_value(&self.evidence(&p.mint).await?),
+        }
+    }
+
+    async fn evidence(&self, mint: &MintKey) -> Result<EvidenceResult, ServiceError> {
+        if self.store.mint(mint).await.map_err(internal)?.is_none() {
+            return Err(not_found(mint));
+        }
+        evidence_labels(&self.store, &self.keys, mint, EVIDENCE_BUDGET_BYTES)
+            .await
+            .map_err(internal)
+    }
+}
+
+fn not_found(mint: &MintKey) -> ServiceError {
+    ServiceError::new(ErrorCode::NotFound, format!("mint {mint} is not known"))
+}
+
+/// Builds a label per unresolved finding of `mint`, within `budget` bytes of labels.
+pub async fn evidence_labels(
+    store: &Store,
+    keys: &nostr::Keys,
+    mint: &MintKey,
+    budget: usize,
+) -> Result<EvidenceResult, StoreError> {
+    let findings = reports::open_findings(store, Some(mint)).await?;
+    let ids: Vec<_> = findings
+        .iter()
+        .flat_map(|f| f.event_ids.iter().copied())
+        .collect();
+    let events = reports::events_by_id(store, &ids).await?;
+    let mut out = EvidenceResult {
+        mint: mint.to_hex(),
+        labels: Vec::new(),
+        omitted: Vec::new(),
+    };
+    let mut used = 0usize;
+    for f in &findings {
+        let omit = |reason: String| OmittedFinding {
+            finding: f.kind.as_str().to_string(),
+            events: f.event_ids.iter().map(|i| i.to_hex()).collect(),
+            reason,
+        };
+        let label = reports::evidence_of(f, &events)
+            .and_then(|e| build_evidence_label(keys, &e).map_err(|e| e.to_string()));
+        match label {
+            Ok(label) => {
+                let json = label.to_json();
+                if used + json.len() > budget {
+                    out.omitted
+                        .push(omit("over this answer's size budget".to_string()));
+                } else {
+                    used += json.len();
+                    out.labels.push(label.to_value());
+                }
+            }
+            Err(why) => {
+                warn!(mint = %mint, finding = %f.kind, %why, "evidence label not built");
+                out.omitted.push(omit(format!("label not built: {why}")));
+            }
+        }
+    }
+    Ok(out)
+}
