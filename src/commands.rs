@@ -30,6 +30,34 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Publish simulated mints (honest and misbehaving) to a relay.
     Simulate(SimulateArgs),
+    /// Everything on this machine with nothing but PostgreSQL: a local relay, simulated mints
+    /// that keep publishing (one of each misbehaviour within the first minute), the indexer, the
+    /// API and the nostr outputs.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Where the HTTP API listens.
+    #[arg(long, env = "MINTWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The indexer's nostr key file (created with mode 0600 if missing).
+    #[arg(long, env = "MINTWATCH_KEY_FILE", default_value = "mintwatch-demo.key")]
+    key_file: std::path::PathBuf,
+    /// Honest mints to simulate (one misbehaving mint of each kind is added).
+    #[arg(long, default_value_t = 12)]
+    honest_mints: usize,
+    /// Seconds between publication rounds.
+    #[arg(long, default_value_t = 5)]
+    round_secs: u64,
+    /// Seconds before a dangling `e` is a gap (short in the demo so one shows up quickly).
+    #[arg(long, default_value_t = 20)]
+    gap_grace_secs: u64,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +115,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run(args) => run_indexer(args).await,
         Command::Simulate(args) => simulate(args).await,
+        Command::Demo(args) => {
+            crate::demo::run(crate::demo::DemoConfig {
+                database_url: args.database.database_url,
+                listen: args.listen,
+                key_file: args.key_file,
+                honest_mints: args.honest_mints,
+                round_secs: args.round_secs,
+                gap_grace_secs: args.gap_grace_secs,
+                duration: args.duration_secs.map(Duration::from_secs),
+            })
+            .await
+        }
     }
 }
 

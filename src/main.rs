@@ -1,9 +1,11 @@
 //! `mintwatch`: a public transparency index for Cashu mints on Nostr.
 //!
-//! Subcommands: `run` (production: crawl relays, index, analyze), `migrate`, `simulate` (publish
-//! simulated mints to a relay). Every flag can also come from the environment.
+//! Subcommands: `demo` (everything locally, needs only PostgreSQL), `run` (production: crawl
+//! relays, index, analyze, serve), `migrate`, `simulate` (publish simulated mints to a relay).
+//! Every flag can also come from the environment.
 
 mod commands;
+mod demo;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,264 @@
+//! `mintwatch demo`: everything on one machine with nothing but PostgreSQL. An in-process relay,
+//! simulated mints that keep publishing (most honest; one of each misbehaviour within the first
+//! minute), the indexer, the HTTP API and the nostr outputs, with a live progress line.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use nostr_relay_builder::prelude::{MemoryDatabase, MemoryDatabaseOptions, RateLimit};
+use nostr_relay_builder::{LocalRelay, RelayBuilder};
+use nostr_sdk::Client;
+use sqlx::Connection;
+use tracing::{info, warn};
+
+use mintwatch_api::nostr::{load_or_create_key, NostrService};
+use mintwatch_api::read::LiveStats;
+use mintwatch_api::{metrics_recorder, serve, ApiState};
+use mintwatch_indexer::analyze::AnalyzeConfig;
+use mintwatch_indexer::crawl::CrawlConfig;
+use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
+use mintwatch_indexer::store::Store;
+use mintwatch_protocol::simulate::{SimConfig, Simulator};
+
+/// Settings of the demo.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// PostgreSQL URL; the database is created if missing.
+    pub database_url: String,
+    /// Where the API listens.
+    pub listen: String,
+    /// The indexer's key file (created on first start).
+    pub key_file: PathBuf,
+    /// Honest mints simulated.
+    pub honest_mints: usize,
+    /// Seconds between publication rounds.
+    pub round_secs: u64,
+    /// Gap grace period in the demo (short, so a gap shows within two minutes).
+    pub gap_grace_secs: u64,
+    /// Stop after this long (None: until Ctrl-C).
+    pub duration: Option<Duration>,
+}
+
+/// Creates the database named in `url` if it does not exist (connecting to `postgres` on the
+/// same server).
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
+    let name = parsed.path().trim_start_matches('/').to_string();
+    anyhow::ensure!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database name {name:?} must be letters, digits and '_'"
+    );
+    let mut admin_url = parsed.clone();
+    admin_url.set_path("/postgres");
+    let mut admin = sqlx::PgConnection::connect(admin_url.as_str())
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {admin_url}"))?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .with_context(|| format!("cannot create database {name}"))?;
+        info!(database = %name, "database created");
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Runs the demo until Ctrl-C/SIGTERM (or `duration`).
+pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
+    ensure_database(&config.database_url).await?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("cannot connect to the database")?;
+    store.migrate().await.context("cannot migrate the database")?;
+    let metrics = metrics_recorder().context("metrics recorder")?;
+
+    // A real relay on loopback, with limits raised for one busy local publisher.
+    let relay_db = Arc::new(MemoryDatabase::with_opts(MemoryDatabaseOptions {
+        events: true,
+        max_events: None,
+    }));
+    let relay = LocalRelay::new(
+        RelayBuilder::default()
+            .addr(Ipv4Addr::LOCALHOST.into())
+            .database(relay_db)
+            .rate_limit(RateLimit {
+                max_reqs: 1_000,
+                notes_per_minute: 1_000_000,
+            })
+            .max_filter_limit(100_000),
+    );
+    relay.run().await.context("cannot start the local relay")?;
+    let relay_url = relay.url().await.to_string().trim_end_matches('/').to_string();
+
+    let indexer = RunningIndexer::start(
+        store.clone(),
+        IndexerConfig {
+            crawl: CrawlConfig {
+                relays: vec![relay_url.clone()],
+                ..CrawlConfig::default()
+            },
+            analyze: AnalyzeConfig {
+                gap_grace: Duration::from_secs(config.gap_grace_secs),
+                gap_sweep_every: Duration::from_secs(2),
+                ..AnalyzeConfig::default()
+            },
+            ingest: mintwatch_indexer::ingest::IngestConfig {
+                maintain_every: Duration::from_secs(2),
+                ..Default::default()
+            },
+            ..IndexerConfig::default()
+        },
+    )
+    .await
+    .context("cannot start the indexer")?;
+
+    let keys = load_or_create_key(&config.key_file).context("indexer key")?;
+    let mut nostr = NostrService::new(vec![relay_url.clone()], keys);
+    nostr.publish_interval = Duration::from_secs(30);
+    let nostr = nostr
+        .start(store.clone())
+        .await
+        .context("cannot start the nostr outputs")?;
+
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let state = ApiState::new(store.clone(), metrics).with_live_stats(LiveStats::new(
+        indexer.ingest_stats().clone(),
+        Some(indexer.crawl_stats().clone()),
+    ));
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(serve(listener, state, async {
+        let _ = http_stopped.await;
+    }));
+
+    let base = format!("http://{}", config.listen);
+    println!();
+    println!("mintwatch demo");
+    println!("  relay            {relay_url}");
+    println!("  API              {base}/v1/mints?sort=rank");
+    println!("  metrics          {base}/metrics");
+    println!("  OpenAPI          {base}/openapi.json");
+    println!("  indexer key      {} ({})", nostr.public_key(), config.key_file.display());
+    println!("  try              curl -s '{base}/v1/mints?sort=rank&limit=5'");
+    println!("  then             curl -s {base}/v1/mints/<key>   (a key from the list above)");
+    println!("  Ctrl-C stops it");
+    println!();
+
+    let publisher = tokio::spawn(publish_forever(relay_url.clone(), config.clone()));
+    let progress = tokio::spawn(progress_forever(store.clone(), indexer.ingest_stats().clone()));
+
+    match config.duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {},
+                _ = crate::commands::shutdown_signal() => {},
+            }
+        }
+        None => crate::commands::shutdown_signal().await,
+    }
+    println!();
+    info!("stopping");
+    publisher.abort();
+    progress.abort();
+    let _ = stop_http.send(());
+    let _ = http.await;
+    nostr.stop().await;
+    indexer.stop().await.context("ingest ended with an error")?;
+    relay.shutdown();
+    store.close().await;
+    Ok(())
+}
+
+/// Publishes a round of the simulation every `round_secs`, over a real websocket.
+async fn publish_forever(relay_url: String, config: DemoConfig) -> anyhow::Result<()> {
+    let mut sim = Simulator::new(SimConfig {
+        seed: now(),
+        start_time: now(),
+        round_interval_secs: config.round_secs.max(5),
+        honest_mints: config.honest_mints,
+        rounds: u64::MAX,
+        ..SimConfig::default()
+    })
+    .context("simulation settings")?;
+    let client = Client::default();
+    client.add_relay(&relay_url).await?;
+    client.connect().await;
+    let mut tick = tokio::time::interval(Duration::from_secs(config.round_secs.max(5)));
+    loop {
+        tick.tick().await;
+        let events = tokio::task::spawn_blocking(move || {
+            let events = sim.next_round();
+            (sim, events)
+        })
+        .await?;
+        sim = events.0;
+        for event in events.1 {
+            let Ok(event) = event.to_nostr() else { continue };
+            // Forged events are part of the simulation; the relay may refuse them.
+            if let Err(e) = client.send_event(&event).await {
+                warn!(error = %e, "the relay refused a simulated event");
+            }
+        }
+    }
+}
+
+/// Prints a progress line every two seconds.
+async fn progress_forever(
+    store: Store,
+    stats: Arc<mintwatch_indexer::ingest::IngestStats>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut last = (Instant::now(), 0u64);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let received = stats.received.load(Ordering::Relaxed);
+        let rate = (received - last.1) as f64 / last.0.elapsed().as_secs_f64().max(0.001);
+        last = (Instant::now(), received);
+        let findings: BTreeMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+            "SELECT kind, count(*) FROM findings WHERE NOT resolved GROUP BY kind",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+        let findings = if findings.is_empty() {
+            "none yet".to_string()
+        } else {
+            findings
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "[{:>4}s] {:>6.0} events/s  stored {}  rejected {}  burns {}  findings: {}",
+            started.elapsed().as_secs(),
+            rate,
+            stats.stored.load(Ordering::Relaxed),
+            stats.rejected.load(Ordering::Relaxed),
+            stats.burns.load(Ordering::Relaxed),
+            findings
+        );
+    }
+}
