@@ -109,14 +109,15 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &DirectoryQuery) {
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let lower = text.to_lowercase();
         // Words through the tsvector (weighted name > URL > description), substrings of URLs and
-        // names through the trigram-indexed text, and near misses through trigram similarity.
+        // names through the trigram-indexed text, and near misses through trigram word similarity (the best-matching stretch of the
+        // text, so a long description does not dilute a close name).
         b.push(" AND (m.search @@ plainto_tsquery('simple', ");
         b.push_bind(text.to_string());
         b.push(") OR m.search_text LIKE ");
         b.push_bind(format!("%{}%", like_literal(&lower)));
-        b.push(" OR m.search_text % ");
+        b.push(" OR ");
         b.push_bind(lower);
-        b.push(")");
+        b.push(" <% m.search_text)");
     }
     if let Some(unit) = &q.unit {
         // Declared in the 11467, or seen in the mint's own 4919 entries.
@@ -225,11 +226,20 @@ fn cursor_of(sort: Sort, r: &PgRow) -> Result<DirCursor, ReadError> {
 pub async fn search_mints(pool: &PgPool, q: &DirectoryQuery) -> Result<DirectoryPage, ReadError> {
     q.validate()
         .map_err(|e| ReadError::Invalid(e.to_string()))?;
+    // PostgreSQL text cannot hold NUL: refuse it here rather than fail the statement.
+    if q.q.as_deref().is_some_and(|t| t.contains('\0')) {
+        return Err(ReadError::Invalid("q: contains a NUL character".into()));
+    }
     let after: Option<DirCursor> = q.cursor.as_deref().map(cursor::decode).transpose()?;
     if let Some(c) = &after {
         if c.sort != q.sort {
             return Err(ReadError::BadCursor(
                 "the cursor belongs to another sort order".into(),
+            ));
+        }
+        if c.name.as_deref().is_some_and(|n| n.contains('\0')) {
+            return Err(ReadError::BadCursor(
+                "not a cursor returned by this API".into(),
             ));
         }
     }
