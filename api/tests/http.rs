@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 
 use mintwatch_api::http::{served_routes, MAX_BODY_BYTES, MAX_QUERY_BYTES};
 use mintwatch_api::read::{
-    DirectoryPage, FindingsPage, GlobalStats, MintReport, MintSummary, ReviewsPage, SpentEntry,
+    DirectoryPage, FindingsPage, GlobalStats, LiveStats, MintReport, MintSummary, ReviewsPage,
+    SpentEntry,
 };
 use mintwatch_api::{metrics_recorder, ApiState};
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
@@ -40,9 +41,16 @@ struct Server {
 
 impl Server {
     async fn start(db: &TestDb) -> Server {
+        Self::start_with(db, None).await
+    }
+
+    async fn start_with(db: &TestDb, live: Option<LiveStats>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
-        let state = ApiState::new(db.store.clone(), metrics_recorder().expect("recorder"));
+        let mut state = ApiState::new(db.store.clone(), metrics_recorder().expect("recorder"));
+        if let Some(live) = live {
+            state = state.with_live_stats(live);
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(mintwatch_api::serve(listener, state, async move {
             let _ = stopped.await;
@@ -153,8 +161,8 @@ fn indexer_config(relay: &str) -> IndexerConfig {
 }
 
 /// Runs the real indexer over the relay until every acceptable event is stored, then finishes the
-/// analysis as `mintwatch` does on its timer.
-async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) {
+/// analysis as `mintwatch` does on its timer. Returns the indexer's counters.
+async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) -> LiveStats {
     let rejected: BTreeSet<EventId> = sim.rejects.iter().map(|r| r.id).collect();
     let want = relay
         .served_ids()
@@ -170,6 +178,10 @@ async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) {
         db.count("events").await >= want
     })
     .await;
+    let live = LiveStats::new(
+        indexer.ingest_stats().clone(),
+        Some(indexer.crawl_stats().clone()),
+    );
     indexer.stop().await.expect("ingest ends cleanly");
     assert!(
         all_in,
@@ -180,6 +192,7 @@ async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) {
         .refresh_all()
         .await
         .expect("analysis");
+    live
 }
 
 /// Every row of the directory for `query` (without cursor), paging with `limit`.
@@ -252,8 +265,8 @@ async fn the_api_serves_what_the_indexer_found() {
     let relay = TestRelay::start(None).await;
     relay.store(&sim.events).await;
     let db = TestDb::new().await;
-    index(&db, &relay, &sim).await;
-    let s = Server::start(&db).await;
+    let live = index(&db, &relay, &sim).await;
+    let s = Server::start_with(&db, Some(live)).await;
 
     directory_pages_every_mint_once_in_every_sort(&s, &db, &sim).await;
     directory_filters(&s, &sim).await;
@@ -993,7 +1006,17 @@ async fn stats_count_the_store(s: &Server, db: &TestDb, sim: &Simulation, relay:
     assert!(!r.cursors.is_empty(), "crawl cursors");
     let refused: u64 = r.refused.iter().map(|c| c.count).sum();
     assert_eq!(refused, sim.rejects.len() as u64, "every reject counted");
-    assert!(st.ingest.is_none(), "no indexer runs in this server");
+    // The indexer's live counters, served beside the store's.
+    let ingest = st.ingest.expect("live ingest counters");
+    assert_eq!(
+        ingest.stored, st.store.events,
+        "every stored event went through this ingest"
+    );
+    assert_eq!(ingest.burns, burns);
+    assert!(ingest.received >= ingest.stored && ingest.rejected > 0 && ingest.batches > 0);
+    assert!(ingest.uptime_secs > 0.0 && ingest.stored_per_sec > 0.0);
+    let crawl = r.live.as_ref().expect("live crawl state of the relay");
+    assert!(crawl.connects >= 1 && crawl.events > 0, "{crawl:?}");
 }
 
 async fn health_and_readiness(s: &Server) {
@@ -1261,7 +1284,50 @@ async fn bad_requests_get_json_errors_never_a_500() {
         )
         .await;
     }
-    for query in ["limit=0", "cursor=xyz"] {
+    // Forged cursors: well-formed base64 JSON with values this API never makes.
+    let forge = |v: Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let forged_review = forge(json!({ "created_at": i64::MIN, "id": "00".repeat(32) }));
+    let forged_dir = [
+        (
+            "name",
+            json!({ "sort": "name", "nameless": false, "name": "a\0b", "key": g }),
+        ),
+        ("rank", json!({ "sort": "rank", "key": g })),
+        ("rank", json!({ "sort": "rank", "rank": 1.0, "key": "00" })),
+        (
+            "reviews",
+            json!({ "sort": "reviews", "int": 1.5, "key": g }),
+        ),
+        (
+            "activity",
+            json!({ "sort": "activity", "int": i64::MIN, "key": format!("{:064x}", 5) }),
+        ),
+    ];
+    for (sort, cursor) in forged_dir {
+        let c = forge(cursor);
+        let m = expect_error(
+            s.get(&format!("/v1/mints?sort={sort}&cursor={c}")).await,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+        )
+        .await;
+        assert!(m.contains("cursor"), "{sort}: {m}");
+    }
+    // A forged cursor with extreme but valid values is just a position: an empty page.
+    let c = forge(json!({ "sort": "activity", "int": i64::MIN, "key": g }));
+    let page: DirectoryPage = s
+        .get_json(&format!("/v1/mints?sort=activity&cursor={c}"))
+        .await;
+    assert_eq!(page.mints.len(), 2);
+    let c = forge(json!({ "sort": "activity", "int": i64::MAX, "key": g }));
+    let page: DirectoryPage = s
+        .get_json(&format!("/v1/mints?sort=activity&cursor={c}"))
+        .await;
+    assert!(page.mints.is_empty());
+    for query in ["limit=0", "cursor=xyz", &format!("cursor={forged_review}")] {
         expect_error(
             s.get(&format!("/v1/mints/{g}/reviews?{query}")).await,
             StatusCode::BAD_REQUEST,

@@ -177,6 +177,13 @@ pub async fn reviews_page(
     let after = cursor.map(cursor::decode::<ReviewCursor>).transpose()?;
     let (after_t, after_id) = match &after {
         Some(c) => {
+            // Our cursors hold event times, never negative; refusing others also keeps the
+            // negation in the statement from overflowing.
+            if c.created_at < 0 {
+                return Err(ReadError::BadCursor(
+                    "not a cursor returned by this API".into(),
+                ));
+            }
             let mut id = [0u8; 32];
             hex::decode_to_slice(&c.id, &mut id)
                 .map_err(|_| ReadError::BadCursor("bad event id".into()))?;
