@@ -86,6 +86,16 @@ struct RunArgs {
     /// Seconds an `e` may name an unseen event before it is reported as a gap.
     #[arg(long, env = "MINTWATCH_GAP_GRACE_SECS", default_value_t = 3600)]
     gap_grace_secs: u64,
+    /// Where the HTTP API listens.
+    #[arg(long, env = "MINTWATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The indexer's nostr key file (created with mode 0600 on first start). Without it,
+    /// nothing is published on nostr and the query service is off.
+    #[arg(long, env = "MINTWATCH_KEY_FILE")]
+    key_file: Option<std::path::PathBuf>,
+    /// Seconds between re-publications of one mint's assertion, at most.
+    #[arg(long, env = "MINTWATCH_PUBLISH_INTERVAL_SECS", default_value_t = 600)]
+    publish_interval_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -154,12 +164,46 @@ async fn run_indexer(args: RunArgs) -> anyhow::Result<()> {
         },
         ..IndexerConfig::default()
     };
-    let indexer = RunningIndexer::start(store, config)
+    let indexer = RunningIndexer::start(store.clone(), config)
         .await
         .context("cannot start the indexer")?;
-    info!(relays = ?args.relays, "mintwatch running; Ctrl-C or SIGTERM stops it");
+    let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
+    let state = mintwatch_api::ApiState::new(store.clone(), metrics).with_live_stats(
+        mintwatch_api::read::LiveStats::new(
+            indexer.ingest_stats().clone(),
+            Some(indexer.crawl_stats().clone()),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(mintwatch_api::serve(listener, state, async {
+        let _ = http_stopped.await;
+    }));
+    let nostr = match &args.key_file {
+        Some(path) => {
+            let keys = mintwatch_api::nostr::load_or_create_key(path).context("indexer key")?;
+            let mut service = mintwatch_api::nostr::NostrService::new(args.relays.clone(), keys);
+            service.publish_interval = Duration::from_secs(args.publish_interval_secs);
+            Some(
+                service
+                    .start(store.clone())
+                    .await
+                    .context("nostr outputs")?,
+            )
+        }
+        None => None,
+    };
+    info!(relays = ?args.relays, listen = %args.listen, nostr = nostr.is_some(),
+          "mintwatch running; Ctrl-C or SIGTERM stops it");
     shutdown_signal().await;
     info!("stopping: the batch in flight commits whole, cursors stay consistent");
+    let _ = stop_http.send(());
+    let _ = http.await;
+    if let Some(nostr) = nostr {
+        nostr.stop().await;
+    }
     indexer.stop().await.context("ingest ended with an error")?;
     info!("stopped cleanly");
     Ok(())

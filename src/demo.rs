@@ -87,7 +87,10 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url)
         .await
         .context("cannot connect to the database")?;
-    store.migrate().await.context("cannot migrate the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
     let metrics = metrics_recorder().context("metrics recorder")?;
 
     // A real relay on loopback, with limits raised for one busy local publisher.
@@ -106,7 +109,12 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
             .max_filter_limit(100_000),
     );
     relay.run().await.context("cannot start the local relay")?;
-    let relay_url = relay.url().await.to_string().trim_end_matches('/').to_string();
+    let relay_url = relay
+        .url()
+        .await
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
 
     let indexer = RunningIndexer::start(
         store.clone(),
@@ -157,14 +165,21 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     println!("  API              {base}/v1/mints?sort=rank");
     println!("  metrics          {base}/metrics");
     println!("  OpenAPI          {base}/openapi.json");
-    println!("  indexer key      {} ({})", nostr.public_key(), config.key_file.display());
+    println!(
+        "  indexer key      {} ({})",
+        nostr.public_key(),
+        config.key_file.display()
+    );
     println!("  try              curl -s '{base}/v1/mints?sort=rank&limit=5'");
     println!("  then             curl -s {base}/v1/mints/<key>   (a key from the list above)");
     println!("  Ctrl-C stops it");
     println!();
 
     let publisher = tokio::spawn(publish_forever(relay_url.clone(), config.clone()));
-    let progress = tokio::spawn(progress_forever(store.clone(), indexer.ingest_stats().clone()));
+    let progress = tokio::spawn(progress_forever(
+        store.clone(),
+        indexer.ingest_stats().clone(),
+    ));
 
     match config.duration {
         Some(d) => {
@@ -212,7 +227,9 @@ async fn publish_forever(relay_url: String, config: DemoConfig) -> anyhow::Resul
         .await?;
         sim = events.0;
         for event in events.1 {
-            let Ok(event) = event.to_nostr() else { continue };
+            let Ok(event) = event.to_nostr() else {
+                continue;
+            };
             // Forged events are part of the simulation; the relay may refuse them.
             if let Err(e) = client.send_event(&event).await {
                 warn!(error = %e, "the relay refused a simulated event");
