@@ -738,6 +738,17 @@ impl Analyzer {
     /// passed (and their mints' ranks), and, when `rerank_all`, every rank (silence decays).
     pub async fn maintain(&mut self, rerank_all: bool) -> Result<AnalyzeOutcome, StoreError> {
         let mut outcome = AnalyzeOutcome::default();
+        let levels: Vec<(String, i64)> =
+            sqlx::query_as("SELECT identity, count(*) FROM mints GROUP BY identity")
+                .fetch_all(self.pool())
+                .await?;
+        for level in IdentityLevel::ALL {
+            let n = levels
+                .iter()
+                .find(|(l, _)| l == level.as_str())
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!("mintwatch_mints", "identity" => level.as_str()).set(n as f64);
+        }
         if rerank_all {
             outcome.ranked = self.refresh_all().await?;
             return Ok(outcome);

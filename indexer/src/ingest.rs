@@ -187,6 +187,8 @@ impl Ingest {
         let checker = tokio::spawn(async move {
             let mut dedup = Dedup::new(dedup_capacity);
             while let Some(raw) = raw_rx.recv().await {
+                metrics::gauge!("mintwatch_queue_depth", "stage" => "verify")
+                    .set(raw_rx.len() as f64);
                 let batch = check(
                     raw,
                     &pool,
@@ -215,6 +217,8 @@ impl Ingest {
             tokio::select! {
                 batch = store_rx.recv() => {
                     let Some(batch) = batch else { break };
+                    metrics::gauge!("mintwatch_queue_depth", "stage" => "store")
+                        .set(store_rx.len() as f64);
                     if let Err(e) = commit(&store, &mut analyzer, batch, &stats).await {
                         result = Err(e);
                         break;
@@ -312,6 +316,16 @@ async fn check(
         cursors,
         mut rejections,
     } = raw;
+    let mut per_relay: HashMap<&str, u64> = HashMap::new();
+    for (relay, _) in &events {
+        *per_relay.entry(relay).or_default() += 1;
+    }
+    for (relay, n) in per_relay {
+        metrics::counter!("mintwatch_events_received_total", "relay" => relay.to_string())
+            .increment(n);
+    }
+    metrics::histogram!("mintwatch_verify_batch_size").record(events.len() as f64);
+    let verify_started = Instant::now();
     let (decoded, refused) = on_pool(pool, move || verify::decode(events)).await?;
     rejections.extend(refused.iter().cloned());
     stats
@@ -348,6 +362,8 @@ async fn check(
     })
     .await?;
     *known = known_back;
+    metrics::histogram!("mintwatch_verify_batch_seconds")
+        .record(verify_started.elapsed().as_secs_f64());
     // Refused events are forgotten by dedup: a later, valid copy of the same id cannot exist
     // (the id is a hash of the content), but a relay may resend it, and it should be counted.
     stats
@@ -404,6 +420,10 @@ async fn commit(
         }
     };
     metrics::histogram!("mintwatch_db_write_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("mintwatch_db_rows_total", "table" => "events")
+        .increment(outcome.new_events.len() as u64);
+    metrics::counter!("mintwatch_db_rows_total", "table" => "burns").increment(outcome.burns);
+    metrics::counter!("mintwatch_db_rows_total", "table" => "issued").increment(outcome.issued);
     stats
         .stored
         .fetch_add(outcome.new_events.len() as u64, Ordering::Relaxed);

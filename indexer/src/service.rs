@@ -69,6 +69,10 @@ impl RunningIndexer {
         let (tx, rx) = mpsc::channel(config.queue.max(1024));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let crawl = tokio::spawn(crawler.run(tx, shutdown_rx));
+        tokio::spawn(export_relay_states(
+            crawl_stats.clone(),
+            shutdown.subscribe(),
+        ));
         let ingest = tokio::spawn(ingest.run(rx));
         Ok(Self {
             shutdown,
@@ -102,6 +106,34 @@ impl RunningIndexer {
         match self.ingest.await {
             Ok(result) => result,
             Err(e) => Err(IngestError::Pool(e.to_string())),
+        }
+    }
+}
+
+/// Exports each relay's connection state as `mintwatch_relay_state{relay, state}` (1 for the
+/// current state, 0 for the others) every two seconds until shutdown.
+async fn export_relay_states(stats: CrawlStats, mut shutdown: watch::Receiver<bool>) {
+    use crate::crawl::ConnState;
+    let states = [
+        ConnState::Connecting,
+        ConnState::Connected,
+        ConnState::Backfilling,
+        ConnState::Live,
+        ConnState::Backoff,
+        ConnState::Stopped,
+    ];
+    loop {
+        for relay in stats.snapshot() {
+            for state in states {
+                let on = if relay.state == state { 1.0 } else { 0.0 };
+                metrics::gauge!("mintwatch_relay_state",
+                    "relay" => relay.relay.to_string(), "state" => state.as_str())
+                .set(on);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }

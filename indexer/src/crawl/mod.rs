@@ -67,6 +67,15 @@ pub mod reason {
     /// The relay sent faster than [`super::CrawlConfig::max_events_per_sec`]; counted once
     /// per flood episode (the relay task then reads at the limit).
     pub const FLOOD: &str = "flood";
+
+    /// Every reason.
+    pub const ALL: [&str; 5] = [
+        GARBAGE,
+        OVERSIZED,
+        FILTER_MISMATCH,
+        UNKNOWN_SUBSCRIPTION,
+        FLOOD,
+    ];
 }
 
 /// The name of the filter for everyone's events.

@@ -211,6 +211,18 @@ pub struct CrawlStats {
 
 impl CrawlStats {
     pub(crate) fn new(relays: Vec<Arc<RelayStats>>) -> Self {
+        // Export every refusal counter at zero from the start, so dashboards and alerts see the
+        // series before the first refusal.
+        for r in &relays {
+            for reason in super::reason::ALL {
+                metrics::counter!(
+                    "mintwatch_crawl_rejections_total",
+                    "relay" => r.relay.to_string(),
+                    "reason" => reason
+                )
+                .increment(0);
+            }
+        }
         Self {
             relays: Arc::new(relays),
         }
