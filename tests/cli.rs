@@ -74,3 +74,69 @@ async fn run_indexes_relays_from_the_environment_and_stops_cleanly_on_sigterm() 
     assert!(db.count("relay_cursors").await > 0);
     db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_ingest_loses_and_duplicates_nothing() {
+    let sim = Simulator::run(SimConfig {
+        honest_mints: 12,
+        rounds: 8,
+        ..SimConfig::default()
+    })
+    .expect("simulation");
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let served = (relay.served_ids().await.len() - sim.rejects.len()) as i64;
+    let db = TestDb::new().await;
+    let start = || {
+        mintwatch()
+            .arg("run")
+            .env("MINTWATCH_RELAYS", &relay.url)
+            .env("DATABASE_URL", &db.url)
+            .env("MINTWATCH_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts")
+    };
+    let mut first = start();
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            db.count("events").await > 0
+        })
+        .await
+    );
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let at_kill = db.count("events").await;
+
+    let mut second = start();
+    let all_in = wait_for(Duration::from_secs(60), || async {
+        db.count("events").await >= served
+    })
+    .await;
+    second.kill().expect("stop");
+    second.wait().expect("reaped");
+    assert!(
+        all_in,
+        "{} of {served} events after the restart (killed at {at_kill})",
+        db.count("events").await
+    );
+    assert_eq!(db.count("events").await, served, "events stored twice");
+    let duplicate_burns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT event_id, pos FROM burns
+                                GROUP BY event_id, pos HAVING count(*) > 1) d",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .expect("duplicates");
+    assert_eq!(duplicate_burns, 0);
+    let burns: u64 = sim
+        .stats
+        .values()
+        .flat_map(|s| s.groups.values())
+        .map(|t| t.burn_count)
+        .sum();
+    assert_eq!(db.count("burns").await as u64, burns);
+    db.drop().await;
+}
