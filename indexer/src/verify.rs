@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rayon::prelude::*;
 
 use mintwatch_protocol::broadcast::{CashuData, FinEpoch, MintInfo};
-use mintwatch_protocol::event::verify_batch;
+use mintwatch_protocol::event::verify_batch_by;
 use mintwatch_protocol::nip87::{Deletion, FedimintAnnouncement, MintAnnouncement, Recommendation};
 use mintwatch_protocol::{kinds, EventId, ParseError, Reason, SignedEvent};
 
@@ -181,9 +181,7 @@ pub fn parse_content(event: &SignedEvent, known: &KnownMintKeys) -> Result<Conte
 /// Checks ids and signatures of a deduplicated batch in parallel, learns mint keys from what
 /// verified, then parses every verified event's content in parallel.
 pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Checked {
-    let events: Vec<SignedEvent> = batch.iter().map(|d| d.event.clone()).collect();
-    let results = verify_batch(&events);
-    drop(events);
+    let results = verify_batch_by(&batch, |d| &d.event);
     let mut checked = Checked::default();
     let mut passed = Vec::with_capacity(batch.len());
     for (decoded, result) in batch.into_iter().zip(results) {

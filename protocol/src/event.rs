@@ -380,15 +380,26 @@ pub fn verify_schnorr_any(
 /// Verifies a batch in parallel on the current rayon pool. Each distinct author key is parsed
 /// once per batch. The result has one entry per event, in order.
 pub fn verify_batch(events: &[SignedEvent]) -> Vec<Result<(), VerifyError>> {
-    let mut distinct: Vec<[u8; 32]> = events.iter().map(|e| e.pubkey).collect();
+    verify_batch_by(events, |e| e)
+}
+
+/// [`verify_batch`] over any items that hold an event (`event` picks it out), so a caller whose
+/// events sit inside larger records need not copy them into a slice of their own.
+pub fn verify_batch_by<T, F>(items: &[T], event: F) -> Vec<Result<(), VerifyError>>
+where
+    T: Sync,
+    F: Fn(&T) -> &SignedEvent + Sync,
+{
+    let mut distinct: Vec<[u8; 32]> = items.iter().map(|i| event(i).pubkey).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let keys: HashMap<[u8; 32], Option<XOnlyPublicKey>> = distinct
         .par_iter()
         .map(|pk| (*pk, XOnlyPublicKey::from_slice(pk).ok()))
         .collect();
-    events
+    items
         .par_iter()
+        .map(|item| event(item))
         .map(|event| match keys.get(&event.pubkey) {
             Some(Some(key)) => event.verify_with_key(key),
             _ => Err(VerifyError::BadPubkey),

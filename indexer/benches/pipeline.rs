@@ -1,0 +1,155 @@
+//! The ingest pipeline (dedup → verify → store → analyze) fed with small events (kinds 38172 and
+//! 38000) from memory, into a fresh PostgreSQL database, against the nostr-sdk client receiving
+//! the same events from an in-process relay in the same run (it verifies every event itself).
+//!
+//! `cargo bench -p mintwatch-indexer --bench pipeline`; `MW_BENCH_EVENTS` sets the corpus size
+//! (default 100,000).
+
+#![allow(clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use nostr_sdk::prelude::{Client, Filter, Kind};
+use tokio::sync::mpsc;
+
+use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
+use mintwatch_indexer::ingest::{Ingest, IngestConfig};
+use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
+use mintwatch_indexer::testing::{TestDb, TestRelay};
+use mintwatch_indexer::verify::KnownMintKeys;
+use mintwatch_protocol::SignedEvent;
+
+const MINTS: usize = 1_000;
+
+/// nostr-sdk: a `Client` subscribed to a relay that holds the events, until it has them all.
+async fn nostr_sdk_path(events: &[SignedEvent]) -> Duration {
+    let relay = TestRelay::start(None).await;
+    relay.store(events).await;
+    let client = Client::default();
+    client
+        .add_relay(relay.url.as_str())
+        .await
+        .expect("add relay");
+    client.connect().await;
+    client.wait_for_connection(Duration::from_secs(10)).await;
+    let filter = Filter::new()
+        .kinds([Kind::Custom(38172), Kind::Custom(38000)])
+        .limit(events.len());
+    let start = Instant::now();
+    let mut stream = client
+        .stream_events(filter, Duration::from_secs(600))
+        .await
+        .expect("subscribe");
+    let mut got = 0usize;
+    while let Some(_event) = stream.next().await {
+        got += 1;
+        if got == events.len() {
+            break;
+        }
+    }
+    let took = start.elapsed();
+    assert_eq!(got, events.len(), "nostr-sdk received every event");
+    client.shutdown().await;
+    relay.shutdown();
+    took
+}
+
+/// mintwatch: deliveries straight into `Ingest::run`, until it has stored and analyzed them all.
+async fn pipeline_path(json: &[Box<str>], sums: &common::Sums) -> Duration {
+    let db = TestDb::new().await;
+    let analyzer = Analyzer::new(
+        db.store.clone(),
+        AnalyzeConfig {
+            as_of: Some(1_800_000_000),
+            ..AnalyzeConfig::default()
+        },
+    );
+    let ingest = Ingest::new(
+        db.store.clone(),
+        analyzer,
+        IngestConfig::default(),
+        KnownMintKeys::default(),
+    );
+    let stats = ingest.stats();
+    let relay: RelayUrl = Arc::from("ws://bench.invalid");
+    // The queue the service puts between crawl and ingest.
+    let (tx, rx) = mpsc::channel(1024);
+    sums.reset();
+    let start = Instant::now();
+    let run = tokio::spawn(ingest.run(rx));
+    for j in json {
+        tx.send(Delivery::Event {
+            relay: relay.clone(),
+            json: j.clone(),
+        })
+        .await
+        .expect("ingest is running");
+    }
+    drop(tx);
+    run.await
+        .expect("ingest task")
+        .expect("ingest ends cleanly");
+    let took = start.elapsed();
+    let stored = stats.stored.load(Ordering::Relaxed);
+    assert_eq!(stored, json.len() as u64, "every event stored");
+    assert_eq!(db.count("events").await, json.len() as i64);
+    assert_eq!(db.count("mints").await, MINTS as i64);
+    let (write_s, batches) = sums.get("mintwatch_db_write_seconds");
+    let (analyze_s, _) = sums.get("mintwatch_analyze_seconds");
+    println!(
+        "    {batches} batches; store {write_s:.2} s, analyze {analyze_s:.2} s of {:.2} s wall \
+         (verify overlaps the store stage)",
+        took.as_secs_f64()
+    );
+    db.drop().await;
+    took
+}
+
+fn main() {
+    let n: usize = std::env::var("MW_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let sums = common::Sums::install();
+    println!("machine: {}", common::machine());
+    let gen = Instant::now();
+    let events = common::small_events(n, MINTS);
+    let json: Vec<Box<str>> = events
+        .iter()
+        .map(|e| e.to_json().into_boxed_str())
+        .collect();
+    let avg = json.iter().map(|j| j.len()).sum::<usize>() / n;
+    println!(
+        "corpus: {n} events (kinds 38172/38000, ~{avg} B JSON, {MINTS} mints), generated in {:.1} s (not counted)",
+        gen.elapsed().as_secs_f64()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let sdk = nostr_sdk_path(&events).await;
+        println!("  load: {}", common::load());
+        let ours = pipeline_path(&json, &sums).await;
+        println!("  load: {}", common::load());
+        let (sdk_r, ours_r) = (
+            common::rate(n as u64, sdk),
+            common::rate(n as u64, ours),
+        );
+        println!(
+            "  nostr-sdk Client from in-process relay   {sdk_r:>9.0} events/s  ({:.2} s, baseline)",
+            sdk.as_secs_f64()
+        );
+        println!(
+            "  mintwatch pipeline into PostgreSQL        {ours_r:>9.0} events/s  ({:.2} s, {:.2} × nostr-sdk)",
+            ours.as_secs_f64(),
+            ours_r / sdk_r
+        );
+    });
+}
