@@ -399,7 +399,7 @@ where
         .collect();
     items
         .par_iter()
-        .map(|item| event(item))
+        .map(&event)
         .map(|event| match keys.get(&event.pubkey) {
             Some(Some(key)) => event.verify_with_key(key),
             _ => Err(VerifyError::BadPubkey),
