@@ -3,7 +3,7 @@
 //! the same events from an in-process relay in the same run (it verifies every event itself).
 //!
 //! `cargo bench -p mintwatch-indexer --bench pipeline`; `MW_BENCH_EVENTS` sets the corpus size
-//! (default 100,000).
+//! (default 100,000), `MW_BENCH_BATCH` the ingest batch size (default: ingest's default).
 
 #![allow(clippy::expect_used, missing_docs)]
 
@@ -72,7 +72,13 @@ async fn pipeline_path(json: &[Box<str>], sums: &common::Sums) -> Duration {
     let ingest = Ingest::new(
         db.store.clone(),
         analyzer,
-        IngestConfig::default(),
+        IngestConfig {
+            batch_size: std::env::var("MW_BENCH_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(IngestConfig::default().batch_size),
+            ..IngestConfig::default()
+        },
         KnownMintKeys::default(),
     );
     let stats = ingest.stats();

@@ -23,6 +23,10 @@ use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
 pub struct IngestConfig {
     /// Events per batch at most.
     pub batch_size: usize,
+    /// Bytes of event JSON per batch at most (the event that crosses it is the last one in):
+    /// 4919s are up to 512 KiB each, so a count alone would let one batch hold gigabytes, and
+    /// every stage holds batches.
+    pub batch_bytes: usize,
     /// How long a partial batch waits for more events before it goes.
     pub linger: Duration,
     /// Event ids remembered in memory for dedup (the store answers for older ones).
@@ -41,6 +45,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             batch_size: 4096,
+            batch_bytes: 16 << 20,
             linger: Duration::from_millis(50),
             dedup_capacity: 1 << 20,
             verify_threads: 0,
@@ -255,6 +260,7 @@ async fn batch(
     stats: Arc<IngestStats>,
 ) {
     let mut current = RawBatch::default();
+    let mut bytes = 0usize;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let next = match deadline {
@@ -265,6 +271,7 @@ async fn batch(
                     if out.send(std::mem::take(&mut current)).await.is_err() {
                         return;
                     }
+                    bytes = 0;
                     deadline = None;
                     continue;
                 }
@@ -275,6 +282,7 @@ async fn batch(
         match delivery {
             Delivery::Event { relay, json } => {
                 stats.received.fetch_add(1, Ordering::Relaxed);
+                bytes += json.len();
                 current.events.push((relay, json));
             }
             Delivery::Cursor(c) => current.cursors.push(c),
@@ -290,10 +298,11 @@ async fn batch(
         if deadline.is_none() {
             deadline = Some(tokio::time::Instant::now() + config.linger);
         }
-        if current.events.len() >= config.batch_size {
+        if current.events.len() >= config.batch_size || bytes >= config.batch_bytes {
             if out.send(std::mem::take(&mut current)).await.is_err() {
                 return;
             }
+            bytes = 0;
             deadline = None;
         }
     }
