@@ -4,7 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mintwatch-target}"
-export MINTWATCH_TEST_DATABASE_URL="${MINTWATCH_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 # Libraries, binaries and test targets; benchmarks are run by `cargo bench` (docs/PERFORMANCE.md),
 # not here: they are sized for release builds. Clippy still checks that they compile.
 cargo test --workspace --lib --bins --tests "$@"

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
-use mintwatch_indexer::crawl::CrawlConfig;
-use mintwatch_indexer::ingest::IngestConfig;
+use mintwatch_indexer::analyze::Analyzer;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
 use mintwatch_protocol::simulate::{RejectReason, SimConfig, Simulation, Simulator};
@@ -31,26 +29,7 @@ fn simulation(seed: u64) -> Simulation {
 }
 
 fn config(relays: Vec<String>) -> IndexerConfig {
-    IndexerConfig {
-        crawl: CrawlConfig {
-            relays,
-            page_size: 50,
-            backoff_initial: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(300),
-            ..CrawlConfig::default()
-        },
-        ingest: IngestConfig {
-            batch_size: 64,
-            linger: Duration::from_millis(20),
-            ..IngestConfig::default()
-        },
-        analyze: AnalyzeConfig {
-            gap_grace: Duration::ZERO,
-            as_of: Some(AS_OF),
-            gap_sweep_every: Duration::from_millis(100),
-        },
-        queue: 1024,
-    }
+    mintwatch_indexer::testing::indexer_config(relays, AS_OF)
 }
 
 /// The events the indexer must store: every event the relays serve (after they applied

@@ -20,9 +20,7 @@ use mintwatch_api::read::{
     SpentEntry,
 };
 use mintwatch_api::{metrics_recorder, ApiState};
-use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
-use mintwatch_indexer::crawl::CrawlConfig;
-use mintwatch_indexer::ingest::IngestConfig;
+use mintwatch_indexer::analyze::Analyzer;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::store::MIGRATOR;
 use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
@@ -138,26 +136,7 @@ fn simulation() -> Simulation {
 }
 
 fn indexer_config(relay: &str) -> IndexerConfig {
-    IndexerConfig {
-        crawl: CrawlConfig {
-            relays: vec![relay.to_string()],
-            page_size: 100,
-            backoff_initial: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(300),
-            ..CrawlConfig::default()
-        },
-        ingest: IngestConfig {
-            batch_size: 128,
-            linger: Duration::from_millis(20),
-            ..IngestConfig::default()
-        },
-        analyze: AnalyzeConfig {
-            gap_grace: Duration::ZERO,
-            as_of: Some(AS_OF),
-            gap_sweep_every: Duration::from_millis(100),
-        },
-        queue: 1024,
-    }
+    mintwatch_indexer::testing::indexer_config(vec![relay.to_string()], AS_OF)
 }
 
 /// Runs the real indexer over the relay until every acceptable event is stored, then finishes the

@@ -19,9 +19,7 @@ use mintwatch_api::nostr::service::EvidenceResult;
 use mintwatch_api::nostr::{
     load_or_create_key, KeyFileError, NostrHandle, NostrService, RateLimit,
 };
-use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
-use mintwatch_indexer::crawl::CrawlConfig;
-use mintwatch_indexer::ingest::IngestConfig;
+use mintwatch_indexer::analyze::Analyzer;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
 use mintwatch_protocol::broadcast::{CashuData, GroupContents};
@@ -83,26 +81,7 @@ fn simulation(seed: u64) -> Simulation {
 }
 
 fn indexer_config(relay: &str) -> IndexerConfig {
-    IndexerConfig {
-        crawl: CrawlConfig {
-            relays: vec![relay.to_string()],
-            page_size: 50,
-            backoff_initial: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(300),
-            ..CrawlConfig::default()
-        },
-        ingest: IngestConfig {
-            batch_size: 64,
-            linger: Duration::from_millis(20),
-            ..IngestConfig::default()
-        },
-        analyze: AnalyzeConfig {
-            gap_grace: Duration::ZERO,
-            as_of: Some(AS_OF),
-            gap_sweep_every: Duration::from_millis(100),
-        },
-        queue: 1024,
-    }
+    mintwatch_indexer::testing::indexer_config(vec![relay.to_string()], AS_OF)
 }
 
 /// Runs the real indexer over the relay until every acceptable event is stored, then finishes

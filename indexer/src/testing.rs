@@ -17,6 +17,10 @@ use sqlx::Connection;
 
 use mintwatch_protocol::{EventId, SignedEvent};
 
+use crate::analyze::AnalyzeConfig;
+use crate::crawl::CrawlConfig;
+use crate::ingest::IngestConfig;
+use crate::service::IndexerConfig;
 use crate::store::Store;
 
 /// The PostgreSQL server for tests, without a database name: `MINTWATCH_TEST_PG`, or the local
@@ -171,6 +175,31 @@ fn to_nostr(events: &[SignedEvent]) -> Vec<Event> {
         .iter()
         .map(|e| e.to_nostr().expect("event converts"))
         .collect()
+}
+
+/// An indexer configuration for tests: quick reconnects, small pages and batches, no gap grace
+/// period, and ranks computed as of `as_of` so two runs compare exactly.
+pub fn indexer_config(relays: Vec<String>, as_of: u64) -> IndexerConfig {
+    IndexerConfig {
+        crawl: CrawlConfig {
+            relays,
+            page_size: 50,
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(300),
+            ..CrawlConfig::default()
+        },
+        ingest: IngestConfig {
+            batch_size: 64,
+            linger: Duration::from_millis(20),
+            ..IngestConfig::default()
+        },
+        analyze: AnalyzeConfig {
+            gap_grace: Duration::ZERO,
+            as_of: Some(as_of),
+            gap_sweep_every: Duration::from_millis(100),
+        },
+        queue: 1024,
+    }
 }
 
 /// Polls `check` every 50 ms until it returns true or `timeout` passes; returns the last answer.
