@@ -6,74 +6,29 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use mintwatch_indexer::analyze::Analyzer;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
-use mintwatch_protocol::simulate::{RejectReason, SimConfig, Simulation, Simulator};
+use mintwatch_indexer::testing::{
+    acceptable, index_simulation, indexer_config, small_simulation, wait_for, TestDb, TestRelay,
+    AS_OF,
+};
+use mintwatch_protocol::simulate::{RejectReason, Simulation};
 use mintwatch_protocol::{EventId, FindingKind, MintKey};
 
 /// (finding, mint, proving events).
 type FindingSet = BTreeSet<(FindingKind, MintKey, BTreeSet<EventId>)>;
 
-const AS_OF: u64 = 1_790_000_000;
-
 fn simulation(seed: u64) -> Simulation {
-    Simulator::run(SimConfig {
-        seed,
-        start_time: AS_OF - 86_400,
-        honest_mints: 6,
-        rounds: 6,
-        ..SimConfig::default()
-    })
-    .expect("valid simulation")
+    small_simulation(seed)
 }
 
 fn config(relays: Vec<String>) -> IndexerConfig {
-    mintwatch_indexer::testing::indexer_config(relays, AS_OF)
-}
-
-/// The events the indexer must store: every event the relays serve (after they applied
-/// replacements and NIP-09 deletions) that the simulator did not make to be rejected.
-async fn acceptable(relays: &[&TestRelay], sim: &Simulation) -> BTreeSet<EventId> {
-    let rejected: BTreeSet<EventId> = sim.rejects.iter().map(|r| r.id).collect();
-    let mut served = BTreeSet::new();
-    for r in relays {
-        served.extend(r.served_ids().await);
-    }
-    served.retain(|id| !rejected.contains(id));
-    served
+    indexer_config(relays, AS_OF)
 }
 
 /// Runs the indexer until every acceptable event is stored, then stops it and finishes the
 /// analysis (the gap sweep and a full refresh, as `mintwatch` does on a timer).
 async fn index(db: &TestDb, relays: &[&TestRelay], sim: &Simulation) {
-    let want = acceptable(relays, sim).await;
-    let expected_events = want.len() as i64;
-    let cfg = config(relays.iter().map(|r| r.url.clone()).collect());
-    let indexer = RunningIndexer::start(db.store.clone(), cfg.clone())
-        .await
-        .expect("indexer starts");
-    let all_in = wait_for(Duration::from_secs(90), || async {
-        db.count("events").await >= expected_events
-    })
-    .await;
-    indexer.stop().await.expect("ingest ends cleanly");
-    if !all_in {
-        let ids: Vec<EventId> = want.iter().copied().collect();
-        let stored = db.store.known_ids(&ids).await.expect("ids");
-        let missing: Vec<String> = sim
-            .events
-            .iter()
-            .filter(|e| want.contains(&e.id) && !stored.contains(&e.id))
-            .map(|e| e.to_json().chars().take(400).collect())
-            .collect();
-        panic!(
-            "{} of {expected_events} events stored; missing: {missing:#?}",
-            stored.len()
-        );
-    }
-    let mut analyzer = Analyzer::new(db.store.clone(), cfg.analyze);
-    analyzer.refresh_all().await.expect("analysis");
+    index_simulation(db, relays, sim).await;
 }
 
 async fn findings(db: &TestDb) -> FindingSet {

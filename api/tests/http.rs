@@ -7,7 +7,6 @@
 //! the error paths, readiness and CORS need no data and run on their own empty databases.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use reqwest::{header, Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -20,14 +19,10 @@ use mintwatch_api::read::{
     SpentEntry,
 };
 use mintwatch_api::{metrics_recorder, ApiState};
-use mintwatch_indexer::analyze::Analyzer;
-use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::store::MIGRATOR;
-use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
-use mintwatch_protocol::simulate::{MintRole, SimConfig, Simulation, Simulator};
+use mintwatch_indexer::testing::{index_simulation, small_simulation, TestDb, TestRelay};
+use mintwatch_protocol::simulate::{MintRole, Simulation};
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent};
-
-const AS_OF: u64 = 1_790_000_000;
 
 /// A server on 127.0.0.1 over a store; stopped by [`Server::stop`].
 struct Server {
@@ -124,54 +119,11 @@ async fn expect_error(r: reqwest::Response, status: StatusCode, code: &str) -> S
     message
 }
 
-fn simulation() -> Simulation {
-    Simulator::run(SimConfig {
-        seed: 23,
-        start_time: AS_OF - 86_400,
-        honest_mints: 6,
-        rounds: 6,
-        ..SimConfig::default()
-    })
-    .expect("valid simulation")
-}
-
-fn indexer_config(relay: &str) -> IndexerConfig {
-    mintwatch_indexer::testing::indexer_config(vec![relay.to_string()], AS_OF)
-}
-
 /// Runs the real indexer over the relay until every acceptable event is stored, then finishes the
 /// analysis as `mintwatch` does on its timer. Returns the indexer's counters.
 async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) -> LiveStats {
-    let rejected: BTreeSet<EventId> = sim.rejects.iter().map(|r| r.id).collect();
-    let want = relay
-        .served_ids()
-        .await
-        .into_iter()
-        .filter(|id| !rejected.contains(id))
-        .count() as i64;
-    let cfg = indexer_config(&relay.url);
-    let indexer = RunningIndexer::start(db.store.clone(), cfg.clone())
-        .await
-        .expect("indexer starts");
-    let all_in = wait_for(Duration::from_secs(120), || async {
-        db.count("events").await >= want
-    })
-    .await;
-    let live = LiveStats::new(
-        indexer.ingest_stats().clone(),
-        Some(indexer.crawl_stats().clone()),
-    );
-    indexer.stop().await.expect("ingest ends cleanly");
-    assert!(
-        all_in,
-        "{} of {want} events stored",
-        db.count("events").await
-    );
-    Analyzer::new(db.store.clone(), cfg.analyze)
-        .refresh_all()
-        .await
-        .expect("analysis");
-    live
+    let run = index_simulation(db, &[relay], sim).await;
+    LiveStats::new(run.ingest, Some(run.crawl))
 }
 
 /// Every row of the directory for `query` (without cursor), paging with `limit`.
@@ -240,7 +192,7 @@ fn assert_sorted(rows: &[MintSummary], sort: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_serves_what_the_indexer_found() {
-    let sim = simulation();
+    let sim = small_simulation(23);
     let relay = TestRelay::start(None).await;
     relay.store(&sim.events).await;
     let db = TestDb::new().await;

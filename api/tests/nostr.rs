@@ -19,9 +19,7 @@ use mintwatch_api::nostr::service::EvidenceResult;
 use mintwatch_api::nostr::{
     load_or_create_key, KeyFileError, NostrHandle, NostrService, RateLimit,
 };
-use mintwatch_indexer::analyze::Analyzer;
-use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
+use mintwatch_indexer::testing::{index_simulation, small_simulation, wait_for, TestDb, TestRelay};
 use mintwatch_protocol::broadcast::{CashuData, GroupContents};
 use mintwatch_protocol::kinds::{ASSERTION, CASHU_DATA, LABEL, SERVICE_INFO, SERVICE_REQUEST};
 use mintwatch_protocol::output::nip44::{self, ConversationKey};
@@ -30,10 +28,9 @@ use mintwatch_protocol::output::{
     CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, Method, MintParam, Query, Recheck,
     Response, Sort,
 };
-use mintwatch_protocol::simulate::{MintRole, SimConfig, Simulation, Simulator};
+use mintwatch_protocol::simulate::{MintRole, Simulation};
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent, Unit};
 
-const AS_OF: u64 = 1_790_000_000;
 const WAIT: Duration = Duration::from_secs(30);
 
 #[test]
@@ -69,48 +66,10 @@ fn the_key_file_is_created_private_and_a_readable_one_is_refused() {
     );
 }
 
-fn simulation(seed: u64) -> Simulation {
-    Simulator::run(SimConfig {
-        seed,
-        start_time: AS_OF - 86_400,
-        honest_mints: 6,
-        rounds: 6,
-        ..SimConfig::default()
-    })
-    .expect("valid simulation")
-}
-
-fn indexer_config(relay: &str) -> IndexerConfig {
-    mintwatch_indexer::testing::indexer_config(vec![relay.to_string()], AS_OF)
-}
-
 /// Runs the real indexer over the relay until every acceptable event is stored, then finishes
 /// the analysis.
 async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) {
-    let rejected: BTreeSet<EventId> = sim.rejects.iter().map(|r| r.id).collect();
-    let want = relay
-        .served_ids()
-        .await
-        .into_iter()
-        .filter(|id| !rejected.contains(id))
-        .count() as i64;
-    let cfg = indexer_config(&relay.url);
-    let indexer = RunningIndexer::start(db.store.clone(), cfg.clone())
-        .await
-        .expect("indexer starts");
-    let all_in = wait_for(Duration::from_secs(90), || async {
-        db.count("events").await >= want
-    })
-    .await;
-    indexer.stop().await.expect("ingest ends cleanly");
-    assert!(
-        all_in,
-        "the indexer did not store the {want} acceptable events"
-    );
-    Analyzer::new(db.store.clone(), cfg.analyze)
-        .refresh_all()
-        .await
-        .expect("analysis");
+    index_simulation(db, &[relay], sim).await;
 }
 
 fn service_config(relay: &str, keys: &Keys, publish_interval: Duration) -> NostrService {
@@ -745,7 +704,7 @@ async fn published_outputs(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_gets_true_answers_and_the_relay_gets_every_assertion_and_label() {
-    let sim = simulation(21);
+    let sim = small_simulation(21);
     let relay = TestRelay::start(None).await;
     relay.store(&sim.events).await;
     let db = TestDb::new().await;

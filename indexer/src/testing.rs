@@ -219,3 +219,87 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The time the shared test corpus is analysed at: fixed, so ranks and decay compare exactly.
+pub const AS_OF: u64 = 1_790_000_000;
+
+/// The small simulated corpus the end-to-end and API suites share: six honest mints and one of
+/// each misbehaviour, six rounds, starting a day before [`AS_OF`].
+pub fn small_simulation(seed: u64) -> mintwatch_protocol::simulate::Simulation {
+    use mintwatch_protocol::simulate::{SimConfig, Simulator};
+    Simulator::run(SimConfig {
+        seed,
+        start_time: AS_OF - 86_400,
+        honest_mints: 6,
+        rounds: 6,
+        ..SimConfig::default()
+    })
+    .expect("valid simulation")
+}
+
+/// The events an indexer of `relays` must store: every event they serve (after replacements and
+/// NIP-09 deletions) that the simulator did not make to be rejected.
+pub async fn acceptable(
+    relays: &[&TestRelay],
+    sim: &mintwatch_protocol::simulate::Simulation,
+) -> std::collections::BTreeSet<EventId> {
+    let rejected: std::collections::BTreeSet<EventId> = sim.rejects.iter().map(|r| r.id).collect();
+    let mut served = std::collections::BTreeSet::new();
+    for r in relays {
+        served.extend(r.served_ids().await);
+    }
+    served.retain(|id| !rejected.contains(id));
+    served
+}
+
+/// The counters of an indexer run by [`index_simulation`], read before it stopped.
+pub struct IndexedRun {
+    /// Ingest totals.
+    pub ingest: Arc<crate::ingest::IngestStats>,
+    /// Per-relay crawl counters.
+    pub crawl: crate::crawl::CrawlStats,
+}
+
+/// Runs the real indexer ([`indexer_config`] over `relays`) until every [`acceptable`] event is
+/// stored, stops it, and finishes the analysis as `mintwatch` does on its timer (gap sweep and a
+/// full refresh). Panics, naming the missing events, if they are not all stored in two minutes.
+pub async fn index_simulation(
+    db: &TestDb,
+    relays: &[&TestRelay],
+    sim: &mintwatch_protocol::simulate::Simulation,
+) -> IndexedRun {
+    let want = acceptable(relays, sim).await;
+    let expected = want.len() as i64;
+    let cfg = indexer_config(relays.iter().map(|r| r.url.clone()).collect(), AS_OF);
+    let indexer = crate::service::RunningIndexer::start(db.store.clone(), cfg.clone())
+        .await
+        .expect("indexer starts");
+    let all_in = wait_for(Duration::from_secs(120), || async {
+        db.count("events").await >= expected
+    })
+    .await;
+    let run = IndexedRun {
+        ingest: indexer.ingest_stats().clone(),
+        crawl: indexer.crawl_stats().clone(),
+    };
+    indexer.stop().await.expect("ingest ends cleanly");
+    if !all_in {
+        let ids: Vec<EventId> = want.iter().copied().collect();
+        let stored = db.store.known_ids(&ids).await.expect("ids");
+        let missing: Vec<String> = sim
+            .events
+            .iter()
+            .filter(|e| want.contains(&e.id) && !stored.contains(&e.id))
+            .map(|e| e.to_json().chars().take(400).collect())
+            .collect();
+        panic!(
+            "{} of {expected} events stored; missing: {missing:#?}",
+            stored.len()
+        );
+    }
+    crate::analyze::Analyzer::new(db.store.clone(), cfg.analyze)
+        .refresh_all()
+        .await
+        .expect("analysis");
+    run
+}
