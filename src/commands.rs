@@ -18,7 +18,13 @@ use mintwatch_protocol::simulate::{SimConfig, Simulator};
 /// signature, and find double-spends, forks, gaps, liabilities that do not add up and identities
 /// that do not match.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "Settings come from flags, then the environment, then a TOML config file \
+                  (--config or MINTWATCH_CONFIG; mintwatch.toml.example documents every key), \
+                  then the defaults. `mintwatch run --print-config` shows the result."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
