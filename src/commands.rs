@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing::info;
 
-use crate::config::{Layer, RunSettings, DEFAULT_DATABASE_URL, DEFAULT_LISTEN};
+use crate::config::{without_password, Layer, RunSettings, DEFAULT_DATABASE_URL, DEFAULT_LISTEN};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
@@ -123,7 +123,8 @@ struct RunArgs {
     /// Least seconds between two assertions of one mint [default: 600].
     #[arg(long, env = "MINTWATCH_PUBLISH_INTERVAL_SECS", value_name = "SECS")]
     publish_interval_secs: Option<u64>,
-    /// Print the effective settings (in the config file's format) and exit.
+    /// Print the effective settings (in the config file's format; a database password as `***`)
+    /// and exit.
     #[arg(long)]
     print_config: bool,
 }
@@ -211,9 +212,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn connect(url: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(url)
-        .await
-        .with_context(|| format!("cannot connect to the database at {url}"))?;
+    let store = Store::connect(url).await.with_context(|| {
+        format!(
+            "cannot connect to the database at {}",
+            without_password(url)
+        )
+    })?;
     store
         .migrate()
         .await

@@ -126,9 +126,25 @@ impl RunSettings {
         })
     }
 
-    /// The settings as a config file.
+    /// The settings as a config file, with a password in `database_url` shown as `***` (the
+    /// output goes to terminals and logs).
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        toml::to_string(self).context("cannot write the settings as TOML")
+        let shown = Self {
+            database_url: without_password(&self.database_url),
+            ..self.clone()
+        };
+        toml::to_string(&shown).context("cannot write the settings as TOML")
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`, for messages and printed settings.
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -263,6 +279,28 @@ mod tests {
         for source in ["--relay", "MINTWATCH_RELAYS", "relays"] {
             assert!(e.contains(source), "{e}");
         }
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(
+            without_password("postgres://mw:s3cret@db.example:5432/mw"),
+            "postgres://mw:***@db.example:5432/mw"
+        );
+        assert_eq!(
+            without_password("postgres://mw@db.example/mw"),
+            "postgres://mw@db.example/mw"
+        );
+        let s = RunSettings::resolve(Layer {
+            database_url: Some("postgres://mw:s3cret@db.example/mw".into()),
+            ..every_key()
+        })
+        .expect("valid");
+        let text = s.to_toml().expect("toml");
+        assert!(
+            !text.contains("s3cret") && text.contains("mw:***@"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -59,7 +59,12 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     admin_url.set_path("/postgres");
     let mut admin = sqlx::PgConnection::connect(admin_url.as_str())
         .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {admin_url}"))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}",
+                crate::config::without_password(admin_url.as_str())
+            )
+        })?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
