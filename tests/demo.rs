@@ -53,6 +53,30 @@ fn prometheus_binary() -> PathBuf {
     })
 }
 
+/// The committed scrape configuration is one Prometheus accepts (`promtool`, shipped with it).
+#[test]
+fn the_committed_prometheus_config_is_valid() {
+    let promtool = prometheus_binary().with_file_name("promtool");
+    assert!(
+        promtool.is_file(),
+        "no promtool next to prometheus ({}): run `bash scripts/setup.sh`",
+        promtool.display()
+    );
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/prometheus.yml");
+    let out = Command::new(&promtool)
+        .args(["check", "config"])
+        .arg(&config)
+        .output()
+        .expect("promtool runs");
+    assert!(
+        out.status.success(),
+        "promtool refuses {}: {}{}",
+        config.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A panel's query.
 struct PanelQuery {
     board: String,
