@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mintwatch-target}"
-if [ -z "${DATABASE_URL:-}" ]; then
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${MINTWATCH_CONFIG:-}" ] && [[ " $* " != *" --config"* ]]; then
   # Local trust auth as the postgres role works on every machine set up by scripts/setup.sh.
+  # (A config file's `database_url` is left to win over the built-in default.)
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/mintwatch"
 fi
 cargo build --release --bin mintwatch

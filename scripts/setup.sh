@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready to build and test mintwatch: a Rust toolchain with rustfmt and clippy,
-# and a running PostgreSQL. Safe to run again; sourced by scripts/test.sh and scripts/demo.sh.
+# a running PostgreSQL, and the tools the end-to-end tests use: Prometheus (tests/demo.rs runs
+# every dashboard query through a real one) and curl (it runs the demo's example request as
+# printed). Safe to run again; sourced by scripts/test.sh and scripts/demo.sh.
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -39,3 +41,23 @@ if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1;
   exit 1
 fi
 log "PostgreSQL ready"
+
+# Tools of the end-to-end tests, from Debian's packages. The prometheus package would also start
+# a system service where there is an init system; the tests start their own on a free port.
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # A package's service that cannot start in a container does not make the tools unusable.
+  apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || log "apt-get reported an error installing ${missing[*]}; checking the binaries"
+  for tool in "${missing[@]}"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      log "$tool is still missing; install it (Debian: apt-get install $tool)"
+      exit 1
+    fi
+  done
+fi
+log "prometheus and curl ready"

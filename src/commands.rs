@@ -1,11 +1,13 @@
 //! The subcommands and their flags (each flag also read from the environment).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing::info;
 
+use crate::config::{without_password, Layer, RunSettings, DEFAULT_DATABASE_URL, DEFAULT_LISTEN};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
@@ -16,7 +18,13 @@ use mintwatch_protocol::simulate::{SimConfig, Simulator};
 /// signature, and find double-spends, forks, gaps, liabilities that do not add up and identities
 /// that do not match.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "Settings come from flags, then the environment, then a TOML config file \
+                  (--config or MINTWATCH_CONFIG; mintwatch.toml.example documents every key), \
+                  then the defaults. `mintwatch run --print-config` shows the result."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +35,7 @@ enum Command {
     /// Production: crawl the configured relays into PostgreSQL and analyze continuously.
     Run(RunArgs),
     /// Apply the database migrations and exit.
-    Migrate(DatabaseArgs),
+    Migrate(ConfigArgs),
     /// Publish simulated mints (honest and misbehaving) to a relay.
     Simulate(SimulateArgs),
     /// Everything on this machine with nothing but PostgreSQL: a local relay, simulated mints
@@ -36,16 +44,41 @@ enum Command {
     Demo(DemoArgs),
 }
 
+/// `--config` and `--database-url`, for every subcommand that uses the database.
 #[derive(Debug, Args)]
+struct ConfigArgs {
+    /// A TOML config file whose keys mirror the flags (`mintwatch.toml.example` documents every
+    /// key). Per key, a flag wins over its environment variable, which wins over the file,
+    /// which wins over the default.
+    #[arg(long, env = "MINTWATCH_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// PostgreSQL URL [default: postgres://localhost/mintwatch].
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The config file's keys under these flags.
+    fn file_layer(&self) -> anyhow::Result<Layer> {
+        Layer::load_optional(self.config.as_deref())
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The demo reads `database_url`, `listen` and `key_file` from --config; \
+                        its relay is its own."
+)]
 struct DemoArgs {
     #[command(flatten)]
-    database: DatabaseArgs,
-    /// Where the HTTP API listens.
-    #[arg(long, env = "MINTWATCH_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// The indexer's nostr key file (created with mode 0600 if missing).
-    #[arg(long, env = "MINTWATCH_KEY_FILE", default_value = "mintwatch-demo.key")]
-    key_file: std::path::PathBuf,
+    config: ConfigArgs,
+    /// Where the HTTP API listens [default: 127.0.0.1:8080].
+    #[arg(long, env = "MINTWATCH_LISTEN", value_name = "ADDR:PORT")]
+    listen: Option<String>,
+    /// The indexer's nostr key file, created with mode 0600 if missing
+    /// [default: mintwatch-demo.key].
+    #[arg(long, env = "MINTWATCH_KEY_FILE", value_name = "PATH")]
+    key_file: Option<PathBuf>,
     /// Honest mints to simulate (one misbehaving mint of each kind is added).
     #[arg(long, default_value_t = 12)]
     honest_mints: usize,
@@ -61,41 +94,54 @@ struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
-struct DatabaseArgs {
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://localhost/mintwatch"
-    )]
-    database_url: String,
-}
-
-#[derive(Debug, Args)]
+#[command(
+    after_help = "Every setting can come from a flag, its environment variable, the \
+                        --config file or the default, in that order of precedence."
+)]
 struct RunArgs {
-    /// A relay to crawl (repeatable; the environment takes a comma-separated list).
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// A relay to crawl, ws:// or wss:// (repeatable; the environment takes a comma-separated
+    /// list). At least one, here or in the config file's `relays`.
     #[arg(
         long = "relay",
         env = "MINTWATCH_RELAYS",
         value_delimiter = ',',
-        required = true
+        value_name = "URL"
     )]
     relays: Vec<String>,
-    #[command(flatten)]
-    database: DatabaseArgs,
-    /// Seconds an `e` may name an unseen event before it is reported as a gap.
-    #[arg(long, env = "MINTWATCH_GAP_GRACE_SECS", default_value_t = 3600)]
-    gap_grace_secs: u64,
-    /// Where the HTTP API listens.
-    #[arg(long, env = "MINTWATCH_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
+    /// Seconds an `e` may name an unseen event before it is reported as a gap [default: 3600].
+    #[arg(long, env = "MINTWATCH_GAP_GRACE_SECS", value_name = "SECS")]
+    gap_grace_secs: Option<u64>,
+    /// Where the HTTP API listens [default: 127.0.0.1:8080].
+    #[arg(long, env = "MINTWATCH_LISTEN", value_name = "ADDR:PORT")]
+    listen: Option<String>,
     /// The indexer's nostr key file (created with mode 0600 on first start). Without it,
     /// nothing is published on nostr and the query service is off.
-    #[arg(long, env = "MINTWATCH_KEY_FILE")]
-    key_file: Option<std::path::PathBuf>,
-    /// Seconds between re-publications of one mint's assertion, at most.
-    #[arg(long, env = "MINTWATCH_PUBLISH_INTERVAL_SECS", default_value_t = 600)]
-    publish_interval_secs: u64,
+    #[arg(long, env = "MINTWATCH_KEY_FILE", value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// Least seconds between two assertions of one mint [default: 600].
+    #[arg(long, env = "MINTWATCH_PUBLISH_INTERVAL_SECS", value_name = "SECS")]
+    publish_interval_secs: Option<u64>,
+    /// Print the effective settings (in the config file's format; a database password as `***`)
+    /// and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+impl RunArgs {
+    /// Flags and environment over the config file over the defaults.
+    fn settings(&self) -> anyhow::Result<RunSettings> {
+        let cli = Layer {
+            relays: (!self.relays.is_empty()).then(|| self.relays.clone()),
+            database_url: self.config.database_url.clone(),
+            listen: self.listen.clone(),
+            key_file: self.key_file.clone(),
+            gap_grace_secs: self.gap_grace_secs,
+            publish_interval_secs: self.publish_interval_secs,
+        };
+        RunSettings::resolve(cli.over(self.config.file_layer()?))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -117,19 +163,44 @@ struct SimulateArgs {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Migrate(db) => {
-            let store = connect(&db.database_url).await?;
+        Command::Migrate(args) => {
+            let url = Layer {
+                database_url: args.database_url.clone(),
+                ..Layer::default()
+            }
+            .over(args.file_layer()?)
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+            let store = connect(&url).await?;
             info!("migrations applied");
             store.close().await;
             Ok(())
         }
-        Command::Run(args) => run_indexer(args).await,
+        Command::Run(args) => {
+            let settings = args.settings()?;
+            if args.print_config {
+                print!("{}", settings.to_toml()?);
+                return Ok(());
+            }
+            run_indexer(settings).await
+        }
         Command::Simulate(args) => simulate(args).await,
         Command::Demo(args) => {
+            let layer = Layer {
+                database_url: args.config.database_url.clone(),
+                listen: args.listen.clone(),
+                key_file: args.key_file.clone(),
+                ..Layer::default()
+            }
+            .over(args.config.file_layer()?);
             crate::demo::run(crate::demo::DemoConfig {
-                database_url: args.database.database_url,
-                listen: args.listen,
-                key_file: args.key_file,
+                database_url: layer
+                    .database_url
+                    .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+                listen: layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+                key_file: layer
+                    .key_file
+                    .unwrap_or_else(|| PathBuf::from("mintwatch-demo.key")),
                 honest_mints: args.honest_mints,
                 round_secs: args.round_secs,
                 gap_grace_secs: args.gap_grace_secs,
@@ -141,9 +212,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn connect(url: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(url)
-        .await
-        .with_context(|| format!("cannot connect to the database at {url}"))?;
+    let store = Store::connect(url).await.with_context(|| {
+        format!(
+            "cannot connect to the database at {}",
+            without_password(url)
+        )
+    })?;
     store
         .migrate()
         .await
@@ -151,8 +225,8 @@ async fn connect(url: &str) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn run_indexer(args: RunArgs) -> anyhow::Result<()> {
-    let store = connect(&args.database.database_url).await?;
+async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
+    let store = connect(&args.database_url).await?;
     let config = IndexerConfig {
         crawl: CrawlConfig {
             relays: args.relays.clone(),
@@ -177,6 +251,9 @@ async fn run_indexer(args: RunArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(mintwatch_api::serve(listener, state, async {
         let _ = http_stopped.await;
@@ -195,7 +272,7 @@ async fn run_indexer(args: RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    info!(relays = ?args.relays, listen = %args.listen, nostr = nostr.is_some(),
+    info!(relays = ?args.relays, listen = %bound, nostr = nostr.is_some(),
           "mintwatch running; Ctrl-C or SIGTERM stops it");
     shutdown_signal().await;
     info!("stopping: the batch in flight commits whole, cursors stay consistent");
@@ -263,4 +340,42 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     );
     client.disconnect().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+
+    use clap::CommandFactory;
+
+    use super::Cli;
+    use crate::config::{
+        DEFAULT_DATABASE_URL, DEFAULT_GAP_GRACE_SECS, DEFAULT_LISTEN, DEFAULT_PUBLISH_INTERVAL_SECS,
+    };
+
+    /// The defaults are applied after the config file, so clap cannot show them itself: the
+    /// help text states them, and must state the ones the code uses.
+    #[test]
+    fn run_help_states_the_defaults_the_code_applies() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("run")
+            .expect("run")
+            .render_help()
+            .to_string();
+        for default in [
+            format!("[default: {DEFAULT_DATABASE_URL}]"),
+            format!("[default: {DEFAULT_LISTEN}]"),
+            format!("[default: {DEFAULT_GAP_GRACE_SECS}]"),
+            format!("[default: {DEFAULT_PUBLISH_INTERVAL_SECS}]"),
+        ] {
+            assert!(
+                help.contains(&default),
+                "`run --help` lacks {default}:\n{help}"
+            );
+        }
+        for key in ["--config", "MINTWATCH_CONFIG", "--print-config"] {
+            assert!(help.contains(key), "`run --help` lacks {key}");
+        }
+    }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use nostr_relay_builder::prelude::{MemoryDatabase, MemoryDatabaseOptions, RateLimit};
+use nostr_relay_builder::prelude::{
+    Event, MemoryDatabase, MemoryDatabaseOptions, NostrDatabase, RateLimit,
+};
 use nostr_relay_builder::{LocalRelay, RelayBuilder};
 use nostr_sdk::Client;
 use sqlx::Connection;
@@ -57,7 +59,12 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     admin_url.set_path("/postgres");
     let mut admin = sqlx::PgConnection::connect(admin_url.as_str())
         .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {admin_url}"))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to PostgreSQL at {}",
+                crate::config::without_password(admin_url.as_str())
+            )
+        })?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&name)
@@ -101,7 +108,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let relay = LocalRelay::new(
         RelayBuilder::default()
             .addr(Ipv4Addr::LOCALHOST.into())
-            .database(relay_db)
+            .database(relay_db.clone())
             .rate_limit(RateLimit {
                 max_reqs: 1_000,
                 notes_per_minute: 1_000_000,
@@ -149,6 +156,10 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // The address actually bound (`--listen 127.0.0.1:0` picks a free port).
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let state = ApiState::new(store.clone(), metrics).with_live_stats(LiveStats::new(
         indexer.ingest_stats().clone(),
         Some(indexer.crawl_stats().clone()),
@@ -158,7 +169,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         let _ = http_stopped.await;
     }));
 
-    let base = format!("http://{}", config.listen);
+    let base = format!("http://{bound}");
     println!();
     println!("mintwatch demo");
     println!("  relay            {relay_url}");
@@ -175,7 +186,14 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     println!("  Ctrl-C stops it");
     println!();
 
-    let publisher = tokio::spawn(publish_forever(relay_url.clone(), config.clone()));
+    let publisher = tokio::spawn(publish_forever(
+        relay_url.clone(),
+        HostileRelay {
+            relay: relay.clone(),
+            db: relay_db,
+        },
+        config.clone(),
+    ));
     let progress = tokio::spawn(progress_forever(
         store.clone(),
         indexer.ingest_stats().clone(),
@@ -203,8 +221,31 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The local relay's own store, to serve what the relay itself refuses to accept.
+struct HostileRelay {
+    relay: LocalRelay,
+    db: Arc<MemoryDatabase>,
+}
+
+impl HostileRelay {
+    /// Serves `event` as a relay that checks nothing would: stored and pushed to live
+    /// subscriptions, so the indexer meets (and rejects) forged events as it would in the wild.
+    async fn serve(&self, event: Event) {
+        match self.db.save_event(&event).await {
+            Ok(_) => {
+                self.relay.notify_event(event);
+            }
+            Err(e) => warn!(error = %e, "cannot serve a refused simulated event"),
+        }
+    }
+}
+
 /// Publishes a round of the simulation every `round_secs`, over a real websocket.
-async fn publish_forever(relay_url: String, config: DemoConfig) -> anyhow::Result<()> {
+async fn publish_forever(
+    relay_url: String,
+    hostile: HostileRelay,
+    config: DemoConfig,
+) -> anyhow::Result<()> {
     let mut sim = Simulator::new(SimConfig {
         seed: now(),
         start_time: now(),
@@ -230,9 +271,14 @@ async fn publish_forever(relay_url: String, config: DemoConfig) -> anyhow::Resul
             let Ok(event) = event.to_nostr() else {
                 continue;
             };
-            // Forged events are part of the simulation; the relay may refuse them.
-            if let Err(e) = client.send_event(&event).await {
-                warn!(error = %e, "the relay refused a simulated event");
+            // Forged events are part of the simulation. The relay refuses them; a hostile or
+            // careless relay would not, so the demo serves them anyway.
+            let accepted = match client.send_event(&event).await {
+                Ok(output) => !output.success.is_empty(),
+                Err(_) => false,
+            };
+            if !accepted {
+                hostile.serve(event).await;
             }
         }
     }

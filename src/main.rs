@@ -5,8 +5,10 @@
 //! Every flag can also come from the environment.
 
 mod commands;
+mod config;
 mod demo;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // Colour codes only for a terminal: logs piped to a file or a collector stay plain.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
