@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use mintwatch_indexer::store::{Store, StoreError};
 
-use crate::read::{self, ReadError};
+use crate::read::{self, MintCore, ReadError};
 use mintwatch_protocol::output::assertion::MAX_RATING;
 use mintwatch_protocol::output::{
     epoch_detail, CheckSpent, CheckSpentResult, DirectoryQuery, Evidence, MintAssertion,
@@ -36,41 +36,9 @@ mod identity_text {
     }
 }
 
-/// The 4919 chain of a mint, as the analyze stage summarised it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ChainSummary {
-    /// 4919 events stored (fork siblings included).
-    pub length: u64,
-    /// Of those, how many name a stored previous event.
-    pub links: u64,
-    /// How many start a chain (no `e`).
-    pub unlinked_starts: u64,
-    /// The newest 4919 (hex id).
-    pub head: Option<String>,
-    /// `created_at` of the first 4919.
-    pub first: Option<i64>,
-    /// `created_at` of the last 4919.
-    pub last: Option<i64>,
-    /// Median seconds between consecutive 4919 events.
-    pub median_interval_secs: Option<f64>,
-}
-
-/// A mint's live reviews, as the analyze stage summarised them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ReviewSummary {
-    /// Live reviews.
-    pub count: u64,
-    /// Distinct authors.
-    pub distinct_authors: u64,
-    /// Reviews with a rating.
-    pub rated: u64,
-    /// Mean rating, 1..=5.
-    pub mean_rating: Option<f64>,
-    /// `mean × log10(rated + 1)`.
-    pub bayesian: Option<f64>,
-}
+/// The 4919 chain and the reviews of a mint, as the analyze stage summarised them (the HTTP
+/// report's types: the same JSON).
+pub use crate::read::report::{ChainStatus as ChainSummary, ReviewSummary};
 
 /// MINT and BURN totals of one (unit, epoch). Sums are decimal strings: they can exceed what a
 /// JSON number carries exactly.
@@ -184,10 +152,6 @@ impl MintReport {
     }
 }
 
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 fn corrupt(field: &'static str, why: impl ToString) -> StoreError {
     StoreError::Corrupt {
         field,
@@ -195,129 +159,67 @@ fn corrupt(field: &'static str, why: impl ToString) -> StoreError {
     }
 }
 
-/// The reports of `keys`, or of every mint when `keys` is `None`, sorted by key.
-pub async fn mint_reports(
-    store: &Store,
-    keys: Option<&[MintKey]>,
-) -> Result<Vec<MintReport>, StoreError> {
-    let keys: Option<Vec<Vec<u8>>> =
-        keys.map(|k| k.iter().map(|m| m.as_bytes().to_vec()).collect());
-    let rows = sqlx::query(
-        "SELECT key, identity, urls, name, description, units, nuts, network, first_seen,
-                last_seen, last_active, rank, rank_components, stats, burn_count, mint_count
-         FROM mints WHERE $1::bytea[] IS NULL OR key = ANY($1) ORDER BY key",
-    )
-    .bind(&keys)
-    .fetch_all(store.pool())
-    .await?;
-    let totals = sqlx::query(
-        "SELECT mint, unit, epoch, burn_count, burn_amount::text AS burn_amount, mint_count,
-                mint_amount::text AS mint_amount
-         FROM mint_stats WHERE $1::bytea[] IS NULL OR mint = ANY($1) ORDER BY mint, unit, epoch",
-    )
-    .bind(&keys)
-    .fetch_all(store.pool())
-    .await?;
-    let findings = sqlx::query(
-        "SELECT mint, kind, count(*) AS n FROM findings
-         WHERE NOT resolved AND ($1::bytea[] IS NULL OR mint = ANY($1)) GROUP BY mint, kind",
-    )
-    .bind(&keys)
-    .fetch_all(store.pool())
-    .await?;
-
-    let mut group_totals: HashMap<Vec<u8>, Vec<GroupTotals>> = HashMap::new();
-    for r in totals {
-        let epoch: i64 = r.try_get("epoch")?;
-        group_totals
-            .entry(r.try_get("mint")?)
-            .or_default()
-            .push(GroupTotals {
-                unit: r.try_get("unit")?,
-                epoch: unsigned(epoch),
-                burn_count: unsigned(r.try_get("burn_count")?),
-                burn_amount: r.try_get("burn_amount")?,
-                mint_count: unsigned(r.try_get("mint_count")?),
-                mint_amount: r.try_get("mint_amount")?,
-            });
-    }
-    let mut finding_counts: HashMap<Vec<u8>, BTreeMap<String, u64>> = HashMap::new();
-    for r in findings {
-        finding_counts
-            .entry(r.try_get("mint")?)
-            .or_default()
-            .insert(r.try_get("kind")?, unsigned(r.try_get("n")?));
-    }
-
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let key: Vec<u8> = r.try_get("key")?;
-        let identity: String = r.try_get("identity")?;
-        let stats: Value = r.try_get("stats")?;
-        let counts = finding_counts.remove(&key).unwrap_or_default();
-        let totals = group_totals.remove(&key).unwrap_or_default();
+impl MintReport {
+    /// The query service's report of a mint, from what the HTTP report reads too.
+    fn from_core(core: MintCore) -> Result<MintReport, StoreError> {
         let mut outstanding: BTreeMap<String, i128> = BTreeMap::new();
-        for t in &totals {
-            let minted: i128 = t
-                .mint_amount
-                .parse()
-                .map_err(|e| corrupt("mint_stats.mint_amount", e))?;
-            let burnt: i128 = t
-                .burn_amount
-                .parse()
-                .map_err(|e| corrupt("mint_stats.burn_amount", e))?;
-            *outstanding.entry(t.unit.clone()).or_default() += minted - burnt;
+        for o in core.outstanding() {
+            *outstanding.entry(o.unit).or_default() += o.amount;
         }
-        let rank: Option<f32> = r.try_get("rank")?;
-        let nuts: Vec<i32> = r.try_get("nuts")?;
-        out.push(MintReport {
-            key: hex::encode(&key),
-            name: r.try_get("name")?,
-            description: r.try_get("description")?,
-            identity: identity.parse().map_err(|e| corrupt("mints.identity", e))?,
-            rank: rank.map(rank_of),
-            rank_components: r.try_get("rank_components")?,
-            findings: FindingKind::ALL
-                .iter()
-                .map(|k| {
-                    (
-                        k.as_str().to_string(),
-                        counts.get(k.as_str()).copied().unwrap_or(0),
-                    )
-                })
-                .collect(),
-            burns: unsigned(r.try_get("burn_count")?),
-            mints: unsigned(r.try_get("mint_count")?),
+        Ok(MintReport {
+            key: hex::encode(&core.key),
+            identity: core
+                .identity
+                .parse()
+                .map_err(|e| corrupt("mints.identity", e))?,
+            rank: core.rank.map(rank_of),
+            rank_components: core.rank_components,
+            findings: core.findings,
+            burns: core.burns,
+            mints: core.mints,
             outstanding: outstanding
                 .into_iter()
                 .map(|(u, a)| (u, a.to_string()))
                 .collect(),
-            totals,
-            reviews: stats
-                .get("reviews")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default(),
-            urls: r.try_get("urls")?,
-            units: r.try_get("units")?,
-            nuts: nuts
+            totals: core
+                .totals
                 .into_iter()
-                .filter_map(|n| u16::try_from(n).ok())
+                .map(|t| GroupTotals {
+                    unit: t.unit,
+                    epoch: t.epoch,
+                    burn_count: t.burn_count,
+                    burn_amount: t.burn_amount.to_string(),
+                    mint_count: t.mint_count,
+                    mint_amount: t.mint_amount.to_string(),
+                })
                 .collect(),
-            network: r.try_get("network")?,
-            chain: stats
-                .get("chain")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default(),
-            epoch_closes: stats
-                .get("epoch_closes")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-            first_seen: unsigned(r.try_get("first_seen")?),
-            last_seen: unsigned(r.try_get("last_seen")?),
-            last_active: r.try_get::<Option<i64>, _>("last_active")?.map(unsigned),
-        });
+            reviews: core.reviews,
+            urls: core.urls,
+            name: core.name,
+            description: core.description,
+            units: core.units,
+            nuts: core.nuts,
+            network: core.network,
+            chain: core.chain,
+            epoch_closes: core.epoch_closes,
+            first_seen: core.first_seen,
+            last_seen: core.last_seen,
+            last_active: core.last_active,
+        })
     }
-    Ok(out)
+}
+
+/// The reports of `keys`, or of every mint when `keys` is `None`, sorted by key
+/// ([`read::mint_cores`], the reads the HTTP report makes too).
+pub async fn mint_reports(
+    store: &Store,
+    keys: Option<&[MintKey]>,
+) -> Result<Vec<MintReport>, StoreError> {
+    let cores = read::mint_cores(store, keys).await.map_err(|e| match e {
+        ReadError::Store(e) => e,
+        other => corrupt("mints", other),
+    })?;
+    cores.into_iter().map(MintReport::from_core).collect()
 }
 
 /// One mint's report, if the mint is known.
