@@ -706,6 +706,30 @@ impl Wallet {
         }
     }
 
+    /// Baseline: a kind-20002 event to [`ponger`], until its answer is heard.
+    async fn ping(&mut self, keys: &Keys) -> Duration {
+        let event = EventBuilder::new(
+            Kind::Custom(PING),
+            format!("ping {}", rand::random::<u64>()),
+        )
+        .sign_with_keys(keys)
+        .expect("sign");
+        let want = event.id.to_hex();
+        let start = Instant::now();
+        self.client.send_event(&event).await.expect("sent");
+        loop {
+            let note = tokio::time::timeout(Duration::from_secs(30), self.notes.recv())
+                .await
+                .expect("pong within 30 s")
+                .expect("notifications");
+            if let RelayPoolNotification::Event { event: e, .. } = note {
+                if e.kind == Kind::Custom(PONG) && e.content == want {
+                    return start.elapsed();
+                }
+            }
+        }
+    }
+
     /// Baseline: a text note sent by another client (`sender`, as the service would),
     /// heard back through this wallet's subscription. (nostr-sdk does not notify a client of
     /// an event it sent itself.)
@@ -731,6 +755,42 @@ impl Wallet {
         }
     }
 }
+
+/// A second nostr-sdk client that answers every kind-20002 event of `from` with a kind-20003
+/// event naming it: the service's path (hear a request, send an answer) without mintwatch code.
+async fn ponger(relay: &str, from: nostr::PublicKey) -> (Client, nostr::PublicKey) {
+    let keys = Keys::generate();
+    let client = Client::default();
+    client.add_relay(relay).await.expect("relay url");
+    client.connect().await;
+    client.wait_for_connection(Duration::from_secs(5)).await;
+    let mut notes = client.notifications();
+    client
+        .subscribe(Filter::new().kind(Kind::Custom(PING)).author(from), None)
+        .await
+        .expect("subscribe to pings");
+    let (c, k) = (client.clone(), keys.clone());
+    tokio::spawn(async move {
+        loop {
+            match notes.recv().await {
+                Ok(RelayPoolNotification::Event { event, .. })
+                    if event.kind == Kind::Custom(PING) =>
+                {
+                    let pong = EventBuilder::new(Kind::Custom(PONG), event.id.to_hex())
+                        .sign_with_keys(&k)
+                        .expect("sign");
+                    let _ = c.send_event(&pong).await;
+                }
+                Ok(RelayPoolNotification::Shutdown) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
+    (client, keys.public_key())
+}
+
+const PING: u16 = 20_002;
+const PONG: u16 = 20_003;
 
 fn ms_line(name: &str, d: &[Duration]) -> String {
     let p = percentiles(d.iter().map(|d| d.as_micros() as u64).collect());
@@ -784,6 +844,15 @@ async fn query_service(store: &Store, s: &Samples, rng: &mut StdRng) {
     let pk = handle.public_key();
     let mut wallet = Wallet::connect(&relay.url, pk).await;
     let echo_keys = Keys::generate();
+    let (pong_client, pong_key) = ponger(&relay.url, echo_keys.public_key()).await;
+    wallet
+        .client
+        .subscribe(
+            Filter::new().kind(Kind::Custom(PONG)).author(pong_key),
+            None,
+        )
+        .await
+        .expect("subscribe to pongs");
     let sender = Client::default();
     sender
         .add_relay(relay.url.as_str())
@@ -831,6 +900,7 @@ async fn query_service(store: &Store, s: &Samples, rng: &mut StdRng) {
         wallet.ask(&pk, q).await;
     }
     let (mut echo, mut echo_ephemeral, mut echo_large) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pings = Vec::new();
     let mut rt: HashMap<&str, Vec<Duration>> = HashMap::new();
     let mut sends = Vec::new();
     for (name, q) in &queries {
@@ -843,6 +913,7 @@ async fn query_service(store: &Store, s: &Samples, rng: &mut StdRng) {
                 .echo(&sender, &echo_keys, Kind::TextNote, 4_096)
                 .await,
         );
+        pings.push(wallet.ping(&echo_keys).await);
         echo_ephemeral.push(
             wallet
                 .echo(&sender, &echo_keys, Kind::Custom(EPHEMERAL_ECHO), 0)
@@ -872,6 +943,10 @@ async fn query_service(store: &Store, s: &Samples, rng: &mut StdRng) {
         "{}",
         ms_line("relay relays a 4 KiB kind-1 note", &echo_large)
     );
+    println!(
+        "{}",
+        ms_line("ping → other nostr-sdk client → pong", &pings)
+    );
     let all: Vec<Duration> = rt.values().flatten().copied().collect();
     println!("{}", ms_line("round trip, all methods", &all));
     println!(
@@ -889,6 +964,7 @@ async fn query_service(store: &Store, s: &Samples, rng: &mut StdRng) {
     }
     drop(wallet);
     sender.shutdown().await;
+    pong_client.shutdown().await;
     handle.stop().await;
     relay.shutdown();
 }
