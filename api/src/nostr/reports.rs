@@ -1,6 +1,7 @@
 //! The reads the nostr outputs need, as typed values: one mint's report (for `get_mint` and the
 //! assertions), the directory search, spent lookups, and the open findings with their proving
-//! events (for the evidence labels).
+//! events (for the evidence labels). Reports, search and spent lookups are [`crate::read`]'s (the
+//! HTTP API's), shaped as the query service answers them; only the evidence reads are here alone.
 
 use std::collections::{BTreeMap, HashMap};
 
