@@ -25,8 +25,6 @@ use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::testing::{TestDb, TestRelay};
-use mintwatch_protocol::broadcast::{CashuData, GroupContents};
-use mintwatch_protocol::kinds;
 use mintwatch_protocol::simulate::{SimConfig, Simulator};
 
 const MINTS: usize = 100;
@@ -34,37 +32,7 @@ const MINTS: usize = 100;
 const AS_OF: u64 = 1_790_000_000;
 
 fn sim_config() -> SimConfig {
-    SimConfig {
-        seed: 42,
-        start_time: AS_OF - 30 * 86_400,
-        round_interval_secs: 600,
-        honest_mints: MINTS,
-        rounds: 0,
-        burns_per_batch: 990,
-        mints_per_batch: 1_000,
-        rotate_every: 4,
-        live_epochs: 2,
-        reviewers: 300,
-        reviews_per_round: 300,
-        misbehaviours: Vec::new(),
-    }
-}
-
-fn burns_in(e: &mintwatch_protocol::SignedEvent) -> u64 {
-    if e.kind != kinds::CASHU_DATA {
-        return 0;
-    }
-    CashuData::parse(e)
-        .map(|d| {
-            d.groups
-                .iter()
-                .map(|g| match &g.contents {
-                    GroupContents::Burn(b) => b.len() as u64,
-                    GroupContents::Mint(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+    common::burns_sim_config(AS_OF, MINTS, Vec::new())
 }
 
 /// The child: generate rounds until `burns` are published, load them into a relay, print
@@ -83,7 +51,7 @@ fn relay_child(target_burns: u64) {
             let t = Instant::now();
             let events = sim.next_round();
             gen += t.elapsed();
-            burns += events.iter().map(burns_in).sum::<u64>();
+            burns += events.iter().map(common::burns_in).sum::<u64>();
             let t = Instant::now();
             relay.store(&events).await;
             load += t.elapsed();

@@ -1,6 +1,7 @@
 //! The reads the nostr outputs need, as typed values: one mint's report (for `get_mint` and the
 //! assertions), the directory search, spent lookups, and the open findings with their proving
-//! events (for the evidence labels).
+//! events (for the evidence labels). Reports, search and spent lookups are [`crate::read`]'s (the
+//! HTTP API's), shaped as the query service answers them; only the evidence reads are here alone.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,9 +10,11 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 
 use mintwatch_indexer::store::{Store, StoreError};
+
+use crate::read::{self, MintCore, ReadError};
 use mintwatch_protocol::output::assertion::MAX_RATING;
 use mintwatch_protocol::output::{
-    epoch_detail, CheckSpent, CheckSpentResult, DirectoryQuery, Evidence, MintAssertion, Sort,
+    epoch_detail, CheckSpent, CheckSpentResult, DirectoryQuery, Evidence, MintAssertion,
     SpentStatus,
 };
 use mintwatch_protocol::{
@@ -34,41 +37,9 @@ mod identity_text {
     }
 }
 
-/// The 4919 chain of a mint, as the analyze stage summarised it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ChainSummary {
-    /// 4919 events stored (fork siblings included).
-    pub length: u64,
-    /// Of those, how many name a stored previous event.
-    pub links: u64,
-    /// How many start a chain (no `e`).
-    pub unlinked_starts: u64,
-    /// The newest 4919 (hex id).
-    pub head: Option<String>,
-    /// `created_at` of the first 4919.
-    pub first: Option<i64>,
-    /// `created_at` of the last 4919.
-    pub last: Option<i64>,
-    /// Median seconds between consecutive 4919 events.
-    pub median_interval_secs: Option<f64>,
-}
-
-/// A mint's live reviews, as the analyze stage summarised them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ReviewSummary {
-    /// Live reviews.
-    pub count: u64,
-    /// Distinct authors.
-    pub distinct_authors: u64,
-    /// Reviews with a rating.
-    pub rated: u64,
-    /// Mean rating, 1..=5.
-    pub mean_rating: Option<f64>,
-    /// `mean × log10(rated + 1)`.
-    pub bayesian: Option<f64>,
-}
+/// The 4919 chain and the reviews of a mint, as the analyze stage summarised them (the HTTP
+/// report's types: the same JSON).
+pub use crate::read::report::{ChainStatus as ChainSummary, ReviewSummary};
 
 /// MINT and BURN totals of one (unit, epoch). Sums are decimal strings: they can exceed what a
 /// JSON number carries exactly.
@@ -182,10 +153,6 @@ impl MintReport {
     }
 }
 
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 fn corrupt(field: &'static str, why: impl ToString) -> StoreError {
     StoreError::Corrupt {
         field,
@@ -193,130 +160,67 @@ fn corrupt(field: &'static str, why: impl ToString) -> StoreError {
     }
 }
 
-/// The reports of `keys`, or of every mint when `keys` is `None`, sorted by key.
-pub async fn mint_reports(
-    store: &Store,
-    keys: Option<&[MintKey]>,
-) -> Result<Vec<MintReport>, StoreError> {
-    let keys: Option<Vec<Vec<u8>>> =
-        keys.map(|k| k.iter().map(|m| m.as_bytes().to_vec()).collect());
-    let rows = sqlx::query(
-        "SELECT key, identity, urls, name, description, units, nuts, network, first_seen,
-                last_seen, last_active, rank, rank_components, stats, burn_count, mint_count
-         FROM mints WHERE $1::bytea[] IS NULL OR key = ANY($1) ORDER BY key",
-    )
-    .bind(&keys)
-    .fetch_all(store.pool())
-    .await?;
-    let totals = sqlx::query(
-        "SELECT mint, unit, epoch, burn_count, burn_amount::text AS burn_amount, mint_count,
-                mint_amount::text AS mint_amount
-         FROM mint_stats WHERE $1::bytea[] IS NULL OR mint = ANY($1) ORDER BY mint, unit, epoch",
-    )
-    .bind(&keys)
-    .fetch_all(store.pool())
-    .await?;
-    let findings = sqlx::query(
-        "SELECT mint, kind, count(*) AS n FROM findings
-         WHERE NOT resolved AND ($1::bytea[] IS NULL OR mint = ANY($1)) GROUP BY mint, kind",
-    )
-    .bind(&keys)
-    .fetch_all(store.pool())
-    .await?;
-
-    let mut group_totals: HashMap<Vec<u8>, Vec<GroupTotals>> = HashMap::new();
-    for r in totals {
-        let epoch: i64 = r.try_get("epoch")?;
-        group_totals
-            .entry(r.try_get("mint")?)
-            .or_default()
-            .push(GroupTotals {
-                unit: r.try_get("unit")?,
-                epoch: unsigned(epoch),
-                burn_count: unsigned(r.try_get("burn_count")?),
-                burn_amount: r.try_get("burn_amount")?,
-                mint_count: unsigned(r.try_get("mint_count")?),
-                mint_amount: r.try_get("mint_amount")?,
-            });
-    }
-    let mut finding_counts: HashMap<Vec<u8>, BTreeMap<String, u64>> = HashMap::new();
-    for r in findings {
-        finding_counts
-            .entry(r.try_get("mint")?)
-            .or_default()
-            .insert(r.try_get("kind")?, unsigned(r.try_get("n")?));
-    }
-
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let key: Vec<u8> = r.try_get("key")?;
-        let identity: String = r.try_get("identity")?;
-        let stats: Value = r.try_get("stats")?;
-        let counts = finding_counts.remove(&key).unwrap_or_default();
-        let totals = group_totals.remove(&key).unwrap_or_default();
+impl MintReport {
+    /// The query service's report of a mint, from what the HTTP report reads too.
+    fn from_core(core: MintCore) -> Result<MintReport, StoreError> {
         let mut outstanding: BTreeMap<String, i128> = BTreeMap::new();
-        for t in &totals {
-            let minted: i128 = t
-                .mint_amount
-                .parse()
-                .map_err(|e| corrupt("mint_stats.mint_amount", e))?;
-            let burnt: i128 = t
-                .burn_amount
-                .parse()
-                .map_err(|e| corrupt("mint_stats.burn_amount", e))?;
-            *outstanding.entry(t.unit.clone()).or_default() += minted - burnt;
+        for o in core.outstanding() {
+            *outstanding.entry(o.unit).or_default() += o.amount;
         }
-        let rank: Option<f32> = r.try_get("rank")?;
-        let nuts: Vec<i32> = r.try_get("nuts")?;
-        out.push(MintReport {
-            key: hex::encode(&key),
-            name: r.try_get("name")?,
-            description: r.try_get("description")?,
-            identity: identity.parse().map_err(|e| corrupt("mints.identity", e))?,
-            // The analyze stage writes whole numbers 0..=100.
-            rank: rank.map(|x| x.round().clamp(0.0, 100.0) as u8),
-            rank_components: r.try_get("rank_components")?,
-            findings: FindingKind::ALL
-                .iter()
-                .map(|k| {
-                    (
-                        k.as_str().to_string(),
-                        counts.get(k.as_str()).copied().unwrap_or(0),
-                    )
-                })
-                .collect(),
-            burns: unsigned(r.try_get("burn_count")?),
-            mints: unsigned(r.try_get("mint_count")?),
+        Ok(MintReport {
+            key: hex::encode(&core.key),
+            identity: core
+                .identity
+                .parse()
+                .map_err(|e| corrupt("mints.identity", e))?,
+            rank: core.rank.map(rank_of),
+            rank_components: core.rank_components,
+            findings: core.findings,
+            burns: core.burns,
+            mints: core.mints,
             outstanding: outstanding
                 .into_iter()
                 .map(|(u, a)| (u, a.to_string()))
                 .collect(),
-            totals,
-            reviews: stats
-                .get("reviews")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default(),
-            urls: r.try_get("urls")?,
-            units: r.try_get("units")?,
-            nuts: nuts
+            totals: core
+                .totals
                 .into_iter()
-                .filter_map(|n| u16::try_from(n).ok())
+                .map(|t| GroupTotals {
+                    unit: t.unit,
+                    epoch: t.epoch,
+                    burn_count: t.burn_count,
+                    burn_amount: t.burn_amount.to_string(),
+                    mint_count: t.mint_count,
+                    mint_amount: t.mint_amount.to_string(),
+                })
                 .collect(),
-            network: r.try_get("network")?,
-            chain: stats
-                .get("chain")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default(),
-            epoch_closes: stats
-                .get("epoch_closes")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-            first_seen: unsigned(r.try_get("first_seen")?),
-            last_seen: unsigned(r.try_get("last_seen")?),
-            last_active: r.try_get::<Option<i64>, _>("last_active")?.map(unsigned),
-        });
+            reviews: core.reviews,
+            urls: core.urls,
+            name: core.name,
+            description: core.description,
+            units: core.units,
+            nuts: core.nuts,
+            network: core.network,
+            chain: core.chain,
+            epoch_closes: core.epoch_closes,
+            first_seen: core.first_seen,
+            last_seen: core.last_seen,
+            last_active: core.last_active,
+        })
     }
-    Ok(out)
+}
+
+/// The reports of `keys`, or of every mint when `keys` is `None`, sorted by key
+/// ([`read::mint_cores`], the reads the HTTP report makes too).
+pub async fn mint_reports(
+    store: &Store,
+    keys: Option<&[MintKey]>,
+) -> Result<Vec<MintReport>, StoreError> {
+    let cores = read::mint_cores(store, keys).await.map_err(|e| match e {
+        ReadError::Store(e) => e,
+        other => corrupt("mints", other),
+    })?;
+    cores.into_iter().map(MintReport::from_core).collect()
 }
 
 /// One mint's report, if the mint is known.
@@ -327,30 +231,29 @@ pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintRepo
         .next())
 }
 
-/// `check_spent`: per `Y`, in the order asked, whether a mint-signed 4919 burns it and which.
-pub async fn check_spent(
-    store: &Store,
-    query: &CheckSpent,
-) -> Result<CheckSpentResult, StoreError> {
-    let burns = store.burns_by_y(&query.ys).await?;
-    let mut by_y: HashMap<Point, Vec<String>> = HashMap::new();
-    for b in burns {
-        if query.mint.is_some_and(|m| m != b.mint) {
-            continue;
-        }
-        let ids = by_y.entry(b.y).or_default();
-        let id = b.event_id.to_hex();
-        // A Y twice in one event is one event that contains it.
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
+/// `check_spent`: per `Y`, in the order asked, whether a mint-signed 4919 burns it and which:
+/// the HTTP API's lookup ([`read::check_spent`]), narrowed to the mint asked about and to the
+/// ids of the events.
+pub async fn check_spent(store: &Store, query: &CheckSpent) -> Result<CheckSpentResult, ReadError> {
+    let mint = query.mint.map(|m| m.to_hex());
+    let entries = read::check_spent(store, &query.ys).await?;
     Ok(CheckSpentResult {
         results: query
             .ys
             .iter()
-            .map(|y| {
-                let events = by_y.get(y).cloned().unwrap_or_default();
+            .zip(entries)
+            .map(|(y, entry)| {
+                let mut events: Vec<String> = Vec::new();
+                let burns = entry
+                    .burnt
+                    .into_iter()
+                    .filter(|b| mint.as_ref().is_none_or(|m| *m == b.mint));
+                for id in burns.flat_map(|b| b.events) {
+                    // A Y in two groups of one event is one event that contains it.
+                    if !events.contains(&id) {
+                        events.push(id);
+                    }
+                }
                 SpentStatus {
                     y: *y,
                     burnt: !events.is_empty(),
@@ -398,127 +301,45 @@ pub struct DirectoryPage {
     pub next_cursor: Option<String>,
 }
 
-/// Why a directory search failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SearchError {
-    /// The cursor is not one this service handed out for this sort order.
-    #[error("bad cursor: {0}")]
-    Cursor(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// The sort expression, its direction (true: descending), and its name in cursors.
-fn sort_sql(sort: Sort) -> (&'static str, bool, &'static str) {
-    match sort {
-        Sort::Rank => ("coalesce(rank, -1)::float8", true, "rank"),
-        Sort::Reviews => ("review_count::float8", true, "reviews"),
-        Sort::Activity => ("last_seen::float8", true, "activity"),
-        Sort::Name => ("lower(coalesce(name, ''))", false, "name"),
-    }
-}
-
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The directory search (`search_mints`): filters, a sort, and keyset paging. The cursor is
-/// `<sort>:<last key>`; the next page starts after that mint's current position in the order,
-/// so pages neither repeat nor skip a mint whose position did not change meanwhile.
+/// The directory search (`search_mints`): the HTTP API's ([`read::search_mints`]: text, filters,
+/// sorts, keyset paging with opaque cursors), in the query service's shape.
 pub async fn search_mints(
     store: &Store,
     query: &DirectoryQuery,
-) -> Result<DirectoryPage, SearchError> {
-    let (expr, descending, sort_name) = sort_sql(query.sort);
-    let after: Option<Vec<u8>> = match &query.cursor {
-        None => None,
-        Some(c) => {
-            let (name, key) = c
-                .split_once(':')
-                .ok_or_else(|| SearchError::Cursor("not <sort>:<key>".into()))?;
-            if name != sort_name {
-                return Err(SearchError::Cursor(format!(
-                    "cursor of sort {name:?} used with sort {sort_name:?}"
-                )));
-            }
-            let key = MintKey::parse(key).map_err(|e| SearchError::Cursor(e.to_string()))?;
-            Some(key.as_bytes().to_vec())
-        }
-    };
-    let (cmp, dir) = if descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
-    let sql = format!(
-        "SELECT key, name, identity, rank, urls, units, nuts, network, review_count,
-                finding_count, last_seen
-         FROM mints
-         WHERE ($1::text IS NULL OR search_text LIKE '%' || $1 || '%' ESCAPE '\\'
-                OR search @@ plainto_tsquery('simple', $2))
-           AND ($3::text IS NULL OR $3 = ANY(units))
-           AND ($4::int IS NULL OR $4 = ANY(nuts))
-           AND ($5::text IS NULL OR network = $5)
-           AND ($6::text IS NULL OR identity = $6)
-           AND ($7::real IS NULL OR rank >= $7)
-           AND ($8::bytea IS NULL
-                OR {expr} {cmp} (SELECT {expr} FROM mints WHERE key = $8)
-                OR ({expr} = (SELECT {expr} FROM mints WHERE key = $8) AND key > $8))
-         ORDER BY {expr} {dir}, key ASC
-         LIMIT $9"
-    );
-    let limit = usize::from(query.effective_limit());
-    let rows = sqlx::query(&sql)
-        .bind(query.q.as_deref().map(like_escape))
-        .bind(query.q.as_deref())
-        .bind(query.unit.as_ref().map(Unit::as_str))
-        .bind(query.nut.map(i32::from))
-        .bind(query.network.map(|n| n.as_str()))
-        .bind(query.identity.map(|i| i.as_str()))
-        .bind(query.min_rank.map(f32::from))
-        .bind(&after)
-        .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
-        .fetch_all(store.pool())
-        .await
-        .map_err(StoreError::from)?;
-    let more = rows.len() > limit;
-    let mut mints = Vec::with_capacity(limit);
-    for r in rows.into_iter().take(limit) {
-        let key: Vec<u8> = r.try_get("key").map_err(StoreError::from)?;
-        let identity: String = r.try_get("identity").map_err(StoreError::from)?;
-        let rank: Option<f32> = r.try_get("rank").map_err(StoreError::from)?;
-        let nuts: Vec<i32> = r.try_get("nuts").map_err(StoreError::from)?;
-        mints.push(MintSummary {
-            key: hex::encode(&key),
-            name: r.try_get("name").map_err(StoreError::from)?,
-            identity: identity.parse().map_err(|e| corrupt("mints.identity", e))?,
-            rank: rank.map(|x| x.round().clamp(0.0, 100.0) as u8),
-            urls: r.try_get("urls").map_err(StoreError::from)?,
-            units: r.try_get("units").map_err(StoreError::from)?,
-            nuts: nuts
-                .into_iter()
-                .filter_map(|n| u16::try_from(n).ok())
-                .collect(),
-            network: r.try_get("network").map_err(StoreError::from)?,
-            reviews: unsigned(r.try_get("review_count").map_err(StoreError::from)?),
-            findings: unsigned(r.try_get("finding_count").map_err(StoreError::from)?),
-            last_seen: unsigned(r.try_get("last_seen").map_err(StoreError::from)?),
-        });
-    }
-    let next_cursor = if more {
-        mints.last().map(|m| format!("{sort_name}:{}", m.key))
-    } else {
-        None
-    };
-    Ok(DirectoryPage { mints, next_cursor })
+) -> Result<DirectoryPage, ReadError> {
+    let page = read::search_mints(store.pool(), query).await?;
+    let mints = page
+        .mints
+        .into_iter()
+        .map(|m| {
+            Ok(MintSummary {
+                identity: m
+                    .identity
+                    .parse()
+                    .map_err(|e| ReadError::Store(corrupt("mints.identity", e)))?,
+                rank: m.rank.map(rank_of),
+                key: m.key,
+                name: m.name,
+                urls: m.urls,
+                units: m.units,
+                nuts: m.nuts,
+                network: m.network,
+                reviews: m.reviews,
+                findings: m.findings,
+                last_seen: m.last_seen,
+            })
+        })
+        .collect::<Result<_, ReadError>>()?;
+    Ok(DirectoryPage {
+        mints,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// A stored rank as the query service and assertions state it (the analyze stage writes whole
+/// numbers 0..=100).
+fn rank_of(rank: f32) -> u8 {
+    rank.round().clamp(0.0, 100.0) as u8
 }
 
 /// An unresolved finding as stored.

@@ -13,7 +13,8 @@ use mintwatch_protocol::output::{
 };
 use mintwatch_protocol::{MintKey, SignedEvent};
 
-use super::reports::{self, SearchError};
+use super::reports;
+use crate::read::ReadError;
 
 /// At most this many bytes of labels go into one `get_evidence` answer; findings past it are
 /// listed with their proving event ids only (their labels are on the relays). A response event
@@ -95,8 +96,10 @@ impl QueryService {
             },
             Query::SearchMints(q) => match reports::search_mints(&self.store, &q).await {
                 Ok(page) => to_value(&page),
-                Err(SearchError::Cursor(why)) => Err(ServiceError::bad_request(why)),
-                Err(SearchError::Store(e)) => Err(internal(e)),
+                Err(ReadError::BadCursor(why) | ReadError::Invalid(why)) => {
+                    Err(ServiceError::bad_request(why))
+                }
+                Err(e @ ReadError::Store(_)) => Err(internal(e)),
             },
             Query::GetEvidence(p) => to_value(&self.evidence(&p.mint).await?),
         }

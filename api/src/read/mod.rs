@@ -19,7 +19,7 @@ pub use directory::{search_mints, DirectoryPage, MintSummary};
 pub use pages::{
     findings_page, reviews_page, FindingItem, FindingsFilter, FindingsPage, ReviewItem, ReviewsPage,
 };
-pub use report::{mint_report, MintReport};
+pub use report::{mint_cores, mint_report, MintCore, MintReport};
 pub use spent::{check_spent, SpentEntry, MAX_SPENT_YS};
 pub use stats::{global_stats, GlobalStats, LiveStats};
 

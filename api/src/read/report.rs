@@ -1,14 +1,14 @@
 //! One mint's report: identity, rank and its components, findings by kind, publication totals,
 //! outstanding balances, reviews, profile, chain status and where it was seen.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use mintwatch_indexer::store::Store;
+use mintwatch_indexer::store::{Store, StoreError};
 use mintwatch_protocol::{FindingKind, MintKey};
 
 use super::{count, ReadError};
@@ -183,71 +183,200 @@ pub struct MintReport {
     pub last_active: Option<u64>,
 }
 
+/// What the `mints` row, the mint's unresolved findings and its per-(unit, epoch) totals say:
+/// the part of a report that the HTTP report and the nostr outputs (`get_mint`, and the
+/// assertion of every mint) share, read in bulk.
+#[derive(Debug, Clone)]
+pub struct MintCore {
+    /// The mint key, x-only, as stored.
+    pub key: Vec<u8>,
+    /// Identity level, as stored.
+    pub identity: String,
+    /// Rank; null until analysed.
+    pub rank: Option<f32>,
+    /// The rank's components.
+    pub rank_components: Value,
+    /// Unresolved findings by kind; every finding name is present.
+    pub findings: BTreeMap<String, u64>,
+    /// BURN entries.
+    pub burns: u64,
+    /// MINT entries.
+    pub mints: u64,
+    /// Per (unit, epoch), sorted by unit then epoch.
+    pub totals: Vec<GroupTotals>,
+    /// Reviews.
+    pub reviews: ReviewSummary,
+    /// Publication chain.
+    pub chain: ChainStatus,
+    /// Closed epochs.
+    pub epoch_closes: u64,
+    /// URLs.
+    pub urls: Vec<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Units.
+    pub units: Vec<String>,
+    /// NUTs.
+    pub nuts: Vec<u16>,
+    /// Network.
+    pub network: Option<String>,
+    /// The content of the mint's live 11467, if any.
+    pub mint_info: Option<Value>,
+    /// Its event id.
+    pub mint_info_event: Option<Vec<u8>>,
+    /// Events about the mint.
+    pub events: u64,
+    /// `created_at` of the first event about the mint.
+    pub first_seen: u64,
+    /// `created_at` of the latest event about the mint.
+    pub last_seen: u64,
+    /// `created_at` of the latest event the mint signed itself.
+    pub last_active: Option<u64>,
+}
+
+impl MintCore {
+    /// MINT minus BURN per (unit, epoch).
+    pub fn outstanding(&self) -> Vec<Outstanding> {
+        self.totals
+            .iter()
+            .map(|g| Outstanding {
+                unit: g.unit.clone(),
+                epoch: g.epoch,
+                amount: g.mint_amount as i128 - g.burn_amount as i128,
+            })
+            .collect()
+    }
+}
+
+/// mint, unit, epoch, burn_count, burn_amount, mint_count, mint_amount (sums as text: numeric).
+type TotalsRow = (Vec<u8>, String, i64, i64, String, i64, String);
+
+fn amount(text: String, field: &'static str) -> Result<u128, ReadError> {
+    text.parse().map_err(|e: std::num::ParseIntError| {
+        ReadError::Store(StoreError::Corrupt {
+            field,
+            why: e.to_string(),
+        })
+    })
+}
+
+/// The cores of `keys`, or of every mint when `keys` is `None`, sorted by key: three statements
+/// whatever the number of mints.
+pub async fn mint_cores(
+    store: &Store,
+    keys: Option<&[MintKey]>,
+) -> Result<Vec<MintCore>, ReadError> {
+    let pool = store.pool();
+    let keys: Option<Vec<&[u8]>> =
+        keys.map(|k| k.iter().map(|m| m.as_bytes().as_slice()).collect());
+    let rows = sqlx::query(
+        "SELECT m.key, m.identity, m.rank, m.rank_components, m.stats, m.urls, m.name,
+                m.description, m.units, m.nuts, m.network, m.burn_count, m.mint_count,
+                m.event_count, m.first_seen, m.last_seen, m.last_active,
+                i.raw AS info_raw, i.event_id AS info_event
+         FROM mints m LEFT JOIN mint_infos i ON i.mint = m.key
+         WHERE $1::bytea[] IS NULL OR m.key = ANY($1) ORDER BY m.key",
+    )
+    .bind(&keys)
+    .fetch_all(pool)
+    .await?;
+    let totals: Vec<TotalsRow> = sqlx::query_as(
+        "SELECT mint, unit, epoch, burn_count, burn_amount::text, mint_count, mint_amount::text
+         FROM mint_stats WHERE $1::bytea[] IS NULL OR mint = ANY($1) ORDER BY mint, unit, epoch",
+    )
+    .bind(&keys)
+    .fetch_all(pool)
+    .await?;
+    let counted: Vec<(Vec<u8>, String, i64)> = sqlx::query_as(
+        "SELECT mint, kind, count(*) FROM findings
+         WHERE NOT resolved AND ($1::bytea[] IS NULL OR mint = ANY($1)) GROUP BY mint, kind",
+    )
+    .bind(&keys)
+    .fetch_all(pool)
+    .await?;
+
+    let mut group_totals: HashMap<Vec<u8>, Vec<GroupTotals>> = HashMap::new();
+    for (mint, unit, epoch, burn_count, burn_amount, mint_count, mint_amount) in totals {
+        group_totals.entry(mint).or_default().push(GroupTotals {
+            unit,
+            epoch: count(epoch),
+            burn_count: count(burn_count),
+            burn_amount: amount(burn_amount, "mint_stats.burn_amount")?,
+            mint_count: count(mint_count),
+            mint_amount: amount(mint_amount, "mint_stats.mint_amount")?,
+        });
+    }
+    let mut finding_counts: HashMap<Vec<u8>, Vec<(String, i64)>> = HashMap::new();
+    for (mint, kind, n) in counted {
+        finding_counts.entry(mint).or_default().push((kind, n));
+    }
+
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key: Vec<u8> = row.try_get("key")?;
+        let stats: StoredStats =
+            serde_json::from_value(row.try_get::<Value, _>("stats")?).unwrap_or_default();
+        let mut findings: BTreeMap<String, u64> = FindingKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), 0))
+            .collect();
+        for (kind, n) in finding_counts.remove(&key).unwrap_or_default() {
+            findings.insert(kind, count(n));
+        }
+        let nuts: Vec<i32> = row.try_get("nuts")?;
+        out.push(MintCore {
+            totals: group_totals.remove(&key).unwrap_or_default(),
+            key,
+            identity: row.try_get("identity")?,
+            rank: row.try_get("rank")?,
+            rank_components: row.try_get("rank_components")?,
+            findings,
+            burns: count(row.try_get("burn_count")?),
+            mints: count(row.try_get("mint_count")?),
+            reviews: stats.reviews,
+            chain: stats.chain,
+            epoch_closes: stats.epoch_closes,
+            urls: row.try_get("urls")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            units: row.try_get("units")?,
+            nuts: nuts
+                .into_iter()
+                .filter_map(|n| u16::try_from(n).ok())
+                .collect(),
+            network: row.try_get("network")?,
+            mint_info: row.try_get("info_raw")?,
+            mint_info_event: row.try_get("info_event")?,
+            events: count(row.try_get("event_count")?),
+            first_seen: count(row.try_get("first_seen")?),
+            last_seen: count(row.try_get("last_seen")?),
+            last_active: row.try_get::<Option<i64>, _>("last_active")?.map(count),
+        });
+    }
+    Ok(out)
+}
+
 /// author, d, event_id, created_at, urls.
 type AnnouncementRow = (Vec<u8>, String, Vec<u8>, i64, Vec<String>);
 
-/// The report of `key`, or `None` if the mint is not in the directory.
+/// The report of `key`, or `None` if the mint is not in the directory: its [`MintCore`], the
+/// live announcements naming it and the relays its events were seen on.
 pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintReport>, ReadError> {
-    let pool = store.pool();
-    let k = key.as_bytes().to_vec();
-    let Some(row) = sqlx::query(
-        "SELECT m.identity, m.rank, m.rank_components, m.stats, m.urls, m.name, m.description,
-                m.units, m.nuts, m.network, m.burn_count, m.mint_count, m.event_count,
-                m.first_seen, m.last_seen, m.last_active,
-                i.raw AS info_raw, i.event_id AS info_event
-         FROM mints m LEFT JOIN mint_infos i ON i.mint = m.key
-         WHERE m.key = $1",
-    )
-    .bind(&k)
-    .fetch_optional(pool)
-    .await?
+    let Some(core) = mint_cores(store, Some(std::slice::from_ref(key)))
+        .await?
+        .pop()
     else {
         return Ok(None);
     };
-
-    let stats: StoredStats =
-        serde_json::from_value(row.try_get::<Value, _>("stats")?).unwrap_or_default();
-
-    let mut findings: BTreeMap<String, u64> = FindingKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), 0))
-        .collect();
-    let counted: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT kind, count(*) FROM findings WHERE mint = $1 AND NOT resolved GROUP BY kind",
-    )
-    .bind(&k)
-    .fetch_all(pool)
-    .await?;
-    for (kind, n) in counted {
-        findings.insert(kind, count(n));
-    }
-
-    let groups = store.mint_stats(key).await?;
-    let outstanding = groups
-        .iter()
-        .map(|g| Outstanding {
-            unit: g.unit.as_str().to_string(),
-            epoch: g.epoch.get(),
-            amount: g.mint_amount as i128 - g.burn_amount as i128,
-        })
-        .collect();
-    let totals = groups
-        .iter()
-        .map(|g| GroupTotals {
-            unit: g.unit.as_str().to_string(),
-            epoch: g.epoch.get(),
-            burn_count: g.burn_count,
-            burn_amount: g.burn_amount,
-            mint_count: g.mint_count,
-            mint_amount: g.mint_amount,
-        })
-        .collect();
-
+    let pool = store.pool();
+    let k = key.as_bytes().as_slice();
     let announcements: Vec<AnnouncementRow> = sqlx::query_as(
         "SELECT author, d, event_id, created_at, urls FROM announcements WHERE mint = $1
          ORDER BY created_at DESC, event_id",
     )
-    .bind(&k)
+    .bind(k)
     .fetch_all(pool)
     .await?;
 
@@ -260,39 +389,33 @@ pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintRepo
              UNION ALL SELECT event_id FROM announcements WHERE mint = $1)
          ORDER BY relay",
     )
-    .bind(&k)
+    .bind(k)
     .fetch_all(pool)
     .await?;
 
-    let nuts: Vec<i32> = row.try_get("nuts")?;
-    let urls: Vec<String> = row.try_get("urls")?;
-    let info_event: Option<Vec<u8>> = row.try_get("info_event")?;
     Ok(Some(MintReport {
         key: key.to_hex(),
-        identity: row.try_get("identity")?,
-        rank: row.try_get("rank")?,
-        rank_components: row.try_get("rank_components")?,
-        findings,
-        burns: count(row.try_get("burn_count")?),
-        mints: count(row.try_get("mint_count")?),
-        outstanding,
-        totals,
-        reviews: stats.reviews,
-        urls: urls.clone(),
+        outstanding: core.outstanding(),
+        identity: core.identity,
+        rank: core.rank,
+        rank_components: core.rank_components,
+        findings: core.findings,
+        burns: core.burns,
+        mints: core.mints,
+        totals: core.totals,
+        reviews: core.reviews,
+        urls: core.urls,
         info: MintInfo {
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            nuts: nuts
-                .into_iter()
-                .filter_map(|n| u16::try_from(n).ok())
-                .collect(),
-            units: row.try_get("units")?,
-            network: row.try_get("network")?,
-            mint_info: row.try_get("info_raw")?,
-            mint_info_event: info_event.map(hex::encode),
+            name: core.name,
+            description: core.description,
+            nuts: core.nuts,
+            units: core.units,
+            network: core.network,
+            mint_info: core.mint_info,
+            mint_info_event: core.mint_info_event.map(hex::encode),
         },
-        chain: stats.chain,
-        epoch_closes: stats.epoch_closes,
+        chain: core.chain,
+        epoch_closes: core.epoch_closes,
         announcements: announcements
             .into_iter()
             .map(|(author, d, id, created, urls)| Announcement {
@@ -305,9 +428,9 @@ pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintRepo
             })
             .collect(),
         relays,
-        events: count(row.try_get("event_count")?),
-        first_seen: count(row.try_get("first_seen")?),
-        last_seen: count(row.try_get("last_seen")?),
-        last_active: row.try_get::<Option<i64>, _>("last_active")?.map(count),
+        events: core.events,
+        first_seen: core.first_seen,
+        last_seen: core.last_seen,
+        last_active: core.last_active,
     }))
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use mintwatch_indexer::store::Store;
+use mintwatch_indexer::store::{Store, StoreError};
 use mintwatch_protocol::output::query::MAX_CHECK_SPENT_YS;
 use mintwatch_protocol::Point;
 
@@ -52,8 +52,45 @@ pub struct SpentEntry {
     pub findings: Vec<YFinding>,
 }
 
+/// Burns and unresolved findings of the `Y`s in `$1`, in one statement (one round trip: the
+/// one-`Y` lookup is the hottest read). Burns come first within a (y, mint), in event and entry
+/// order; findings by kind.
+const LOOKUP: &str = "SELECT y, mint, event_id, amount, unit, epoch, NULL::text AS kind, pos
+        FROM burns WHERE y = ANY($1)
+    UNION ALL
+    SELECT y, mint, NULL, NULL, NULL, NULL, kind, NULL
+        FROM findings WHERE y = ANY($1) AND NOT resolved
+    ORDER BY y, mint, kind NULLS FIRST, event_id, pos";
+
+/// mint (hex), unit, epoch, amount: one [`Burn`] of a `Y`.
+type BurnKey = (String, String, u64, u64);
+/// A `Y`'s burns: per [`BurnKey`], the events (hex ids, each once) and the entry count.
+type BurnGroups = BTreeMap<BurnKey, (Vec<String>, u64)>;
+
+/// y, mint, event_id, amount, unit, epoch (burns); kind (findings); pos.
+type LookupRow = (
+    Vec<u8>,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i32>,
+);
+
+fn stored_u64(v: Option<i64>, field: &'static str) -> Result<u64, ReadError> {
+    v.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+        ReadError::Store(StoreError::Corrupt {
+            field,
+            why: format!("{v:?}"),
+        })
+    })
+}
+
 /// Looks up `ys` (any number up to [`MAX_SPENT_YS`]; duplicates are answered twice) in one
-/// query, and answers in the order asked.
+/// query, and answers in the order asked. Stored keys and ids are shown as stored (they were
+/// checked on the way in), so the answer costs no curve arithmetic per row.
 pub async fn check_spent(store: &Store, ys: &[Point]) -> Result<Vec<SpentEntry>, ReadError> {
     if ys.len() > MAX_SPENT_YS {
         return Err(ReadError::Invalid(format!(
@@ -61,68 +98,57 @@ pub async fn check_spent(store: &Store, ys: &[Point]) -> Result<Vec<SpentEntry>,
             ys.len()
         )));
     }
-    let unique: Vec<Point> = ys
-        .iter()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let burns = store.burns_by_y(&unique).await?;
-    type Key = (String, String, u64, u64);
-    let mut by_y: BTreeMap<Point, BTreeMap<Key, (Vec<String>, u64)>> = BTreeMap::new();
-    for b in burns {
+    let unique: BTreeSet<&[u8]> = ys.iter().map(|y| y.as_bytes().as_slice()).collect();
+    let bytes: Vec<&[u8]> = unique.into_iter().collect();
+    let rows: Vec<LookupRow> = sqlx::query_as(LOOKUP)
+        .bind(&bytes)
+        .fetch_all(store.pool())
+        .await?;
+    let mut burns: BTreeMap<Vec<u8>, BurnGroups> = BTreeMap::new();
+    let mut findings: BTreeMap<Vec<u8>, Vec<YFinding>> = BTreeMap::new();
+    for (y, mint, event_id, amount, unit, epoch, kind, _pos) in rows {
+        let mint = hex::encode(mint);
+        if let Some(kind) = kind {
+            findings.entry(y).or_default().push(YFinding { mint, kind });
+            continue;
+        }
         let key = (
-            b.mint.to_hex(),
-            b.unit.as_str().to_string(),
-            b.epoch.get(),
-            b.amount.get(),
+            mint,
+            unit.unwrap_or_default(),
+            stored_u64(epoch, "burns.epoch")?,
+            stored_u64(amount, "burns.amount")?,
         );
-        let (events, entries) = by_y.entry(b.y).or_default().entry(key).or_default();
-        let id = b.event_id.to_hex();
+        let (events, entries) = burns.entry(y).or_default().entry(key).or_default();
+        let id = hex::encode(event_id.unwrap_or_default());
         if !events.contains(&id) {
             events.push(id);
         }
         *entries += 1;
     }
-    let bytes: Vec<Vec<u8>> = unique.iter().map(|y| y.as_bytes().to_vec()).collect();
-    let found: Vec<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
-        "SELECT y, mint, kind FROM findings WHERE y = ANY($1) AND NOT resolved
-         ORDER BY y, mint, kind",
-    )
-    .bind(bytes)
-    .fetch_all(store.pool())
-    .await?;
-    let mut findings: BTreeMap<Vec<u8>, Vec<YFinding>> = BTreeMap::new();
-    for (y, mint, kind) in found {
-        findings.entry(y).or_default().push(YFinding {
-            mint: hex::encode(mint),
-            kind,
-        });
-    }
     Ok(ys
         .iter()
-        .map(|y| SpentEntry {
-            y: y.to_hex(),
-            burnt: by_y
-                .get(y)
-                .map(|groups| {
-                    groups
-                        .iter()
-                        .map(|((mint, unit, epoch, amount), (events, entries))| Burn {
-                            mint: mint.clone(),
-                            amount: *amount,
-                            unit: unit.clone(),
-                            epoch: *epoch,
-                            events: events.clone(),
-                            entries: *entries,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            findings: findings
-                .get(y.as_bytes().as_slice())
-                .cloned()
-                .unwrap_or_default(),
+        .map(|y| {
+            let y_bytes = y.as_bytes().as_slice();
+            SpentEntry {
+                y: y.to_hex(),
+                burnt: burns
+                    .get(y_bytes)
+                    .map(|groups| {
+                        groups
+                            .iter()
+                            .map(|((mint, unit, epoch, amount), (events, entries))| Burn {
+                                mint: mint.clone(),
+                                amount: *amount,
+                                unit: unit.clone(),
+                                epoch: *epoch,
+                                events: events.clone(),
+                                entries: *entries,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                findings: findings.get(y_bytes).cloned().unwrap_or_default(),
+            }
         })
         .collect())
 }

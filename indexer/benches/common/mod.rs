@@ -1,4 +1,4 @@
-//! What the indexer benches share: a corpus of small signed events (kinds 38172 and 38000), the
+//! What the benches share (the API's `http_load` includes this file too): a corpus of small signed events (kinds 38172 and 38000), the
 //! machine's state, and peak-memory readings.
 
 #![allow(dead_code, clippy::expect_used)]
@@ -66,6 +66,50 @@ pub fn small_events(n: usize, mints: usize) -> Vec<SignedEvent> {
             SignedEvent::from(&event)
         })
         .collect()
+}
+
+/// The simulated corpus of 4919-heavy benches (seed 42): `mints` honest mints publishing 990
+/// burns and 1,000 issued signatures per 4919, key rotation every 4 rounds, 300 reviewers × 300
+/// reviews a round, rounds 10 minutes apart from 30 days before `as_of`; played round by round
+/// (`rounds: 0`) until the bench has enough burns.
+pub fn burns_sim_config(
+    as_of: u64,
+    mints: usize,
+    misbehaviours: Vec<mintwatch_protocol::simulate::Misbehaviour>,
+) -> mintwatch_protocol::simulate::SimConfig {
+    mintwatch_protocol::simulate::SimConfig {
+        seed: 42,
+        start_time: as_of - 30 * 86_400,
+        round_interval_secs: 600,
+        honest_mints: mints,
+        rounds: 0,
+        burns_per_batch: 990,
+        mints_per_batch: 1_000,
+        rotate_every: 4,
+        live_epochs: 2,
+        reviewers: 300,
+        reviews_per_round: 300,
+        misbehaviours,
+    }
+}
+
+/// BURN entries in `e` (0 unless it is a 4919 that parses).
+pub fn burns_in(e: &SignedEvent) -> u64 {
+    use mintwatch_protocol::broadcast::{CashuData, GroupContents};
+    if e.kind != mintwatch_protocol::kinds::CASHU_DATA {
+        return 0;
+    }
+    CashuData::parse(e)
+        .map(|d| {
+            d.groups
+                .iter()
+                .map(|g| match &g.contents {
+                    GroupContents::Burn(b) => b.len() as u64,
+                    GroupContents::Mint(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// `nproc`, CPU model, memory and load, printed with every run.
