@@ -177,8 +177,14 @@ impl metrics::Recorder for Sums {
         key: &metrics::Key,
         _: &metrics::Metadata<'_>,
     ) -> metrics::Histogram {
+        let labels: Vec<&str> = key.labels().map(|l| l.value()).collect();
+        let name = if labels.is_empty() {
+            key.name().to_string()
+        } else {
+            format!("{}{{{}}}", key.name(), labels.join(","))
+        };
         metrics::Histogram::from_arc(std::sync::Arc::new(SumOne {
-            name: key.name().to_string(),
+            name,
             sums: self.clone(),
         }))
     }
@@ -195,6 +201,22 @@ impl Sums {
     /// Forgets everything recorded so far.
     pub fn reset(&self) {
         self.0.lock().expect("sums lock").clear();
+    }
+
+    /// `label s, ...` for every labelled series of histogram `name` (e.g. the seconds of each
+    /// phase of the store), in label order.
+    pub fn breakdown(&self, name: &str) -> String {
+        let prefix = format!("{name}{{");
+        self.0
+            .lock()
+            .expect("sums lock")
+            .iter()
+            .filter_map(|(k, (sum, _))| {
+                k.strip_prefix(&prefix)
+                    .map(|label| format!("{} {sum:.2} s", label.trim_end_matches('}')))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// (sum, count) for a histogram.
