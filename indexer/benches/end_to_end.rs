@@ -205,14 +205,7 @@ async fn one_size(target_burns: u64, sums: common::Sums) {
         "  {batches} batches; store {write_s:.1} s, analyze {analyze_s:.1} s of {:.1} s wall",
         took.as_secs_f64()
     );
-    println!(
-        "    store phases: {}",
-        sums.breakdown("mintwatch_store_phase_seconds")
-    );
-    println!(
-        "    analyze phases: {}",
-        sums.breakdown("mintwatch_analyze_phase_seconds")
-    );
+    sums.print_stages();
     db.drop().await;
 }
 

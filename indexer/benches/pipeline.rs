@@ -30,18 +30,8 @@ const MINTS: usize = 1_000;
 /// ceiling of any pipeline that checks every signature on this machine, measured in this run.
 fn raw_verify_ceiling(events: &[SignedEvent]) -> f64 {
     use rayon::prelude::*;
-    use secp256k1::schnorr::Signature;
-    use secp256k1::{Message, XOnlyPublicKey, SECP256K1};
-    let prepared: Vec<(Signature, Message, XOnlyPublicKey)> = events
-        .iter()
-        .map(|e| {
-            (
-                Signature::from_slice(&e.sig).expect("sig"),
-                Message::from_digest(e.id.0),
-                XOnlyPublicKey::from_slice(&e.pubkey).expect("key"),
-            )
-        })
-        .collect();
+    use secp256k1::SECP256K1;
+    let prepared = common::raw_verify_inputs(events);
     let mut best = Duration::MAX;
     for _ in 0..3 {
         let t = Instant::now();
@@ -141,14 +131,7 @@ async fn pipeline_path(json: &[Box<str>], sums: &common::Sums) -> Duration {
          (verify overlaps the store stage)",
         took.as_secs_f64()
     );
-    println!(
-        "    store phases: {}",
-        sums.breakdown("mintwatch_store_phase_seconds")
-    );
-    println!(
-        "    analyze phases: {}",
-        sums.breakdown("mintwatch_analyze_phase_seconds")
-    );
+    sums.print_stages();
     db.drop().await;
     took
 }

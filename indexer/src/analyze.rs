@@ -877,6 +877,8 @@ impl Analyzer {
             rows_components.push(serde_json::to_value(&rank.components).unwrap_or_default());
             rows_stats.push(facts.stats_json());
         }
+        let mut tx = self.pool().begin().await?;
+        crate::store::lock_mints(&mut tx).await?;
         sqlx::query(
             "UPDATE mints m SET identity = u.identity, rank = u.rank,
                     rank_components = u.components, stats = u.stats, ranked_at = now(),
@@ -891,8 +893,9 @@ impl Analyzer {
         .bind(&rows_rank)
         .bind(&rows_components)
         .bind(&rows_stats)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows_key.len())
     }
 

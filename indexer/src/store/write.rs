@@ -132,6 +132,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        super::lock_mints(&mut tx).await?;
         let outcome = write_in(&mut tx, batch).await?;
         let t = Instant::now();
         tx.commit().await?;
@@ -209,14 +210,17 @@ impl Store {
         rank: f32,
         components: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        super::lock_mints(&mut tx).await?;
         sqlx::query(
             "UPDATE mints SET rank = $2, rank_components = $3, ranked_at = now() WHERE key = $1",
         )
         .bind(mint.as_bytes().to_vec())
         .bind(rank)
         .bind(pg_json(components))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -415,25 +419,17 @@ async fn insert_cashu_data(
         return Ok((0, 0));
     }
 
-    let burn_total: usize = data
-        .iter()
-        .flat_map(|(_, d)| &d.groups)
-        .filter_map(|g| match &g.contents {
-            GroupContents::Burn(e) => Some(e.len()),
-            GroupContents::Mint(_) => None,
-        })
-        .sum();
+    // Entries of each kind, to size the buffers once.
+    let (mut burn_total, mut issued_total) = (0usize, 0usize);
+    for g in data.iter().flat_map(|(_, d)| &d.groups) {
+        match &g.contents {
+            GroupContents::Burn(e) => burn_total += e.len(),
+            GroupContents::Mint(e) => issued_total += e.len(),
+        }
+    }
     // Rows of the burns table, sorted by Y before writing so the Y index is filled leaf by
     // leaf instead of at random (fewer pages touched and logged per batch).
     let mut burn_rows: Vec<BurnRow<'_>> = Vec::with_capacity(burn_total);
-    let issued_total: usize = data
-        .iter()
-        .flat_map(|(_, d)| &d.groups)
-        .filter_map(|g| match &g.contents {
-            GroupContents::Mint(e) => Some(e.len()),
-            GroupContents::Burn(_) => None,
-        })
-        .sum();
     let mut issued_rows = BinaryCopy::with_capacity(issued_total, 220);
     let mut issued: u64 = 0;
     let (mut l_id, mut l_mint, mut l_created, mut l_prev) = (vec![], vec![], vec![], vec![]);
