@@ -85,6 +85,7 @@ fn config(url: String) -> IndexerConfig {
             ..AnalyzeConfig::default()
         },
         queue: 1024,
+        queue_bytes: 0,
     }
 }
 
@@ -172,6 +173,7 @@ async fn one_size(target_burns: u64, sums: common::Sums) {
         "  {batches} batches; store {write_s:.1} s, analyze {analyze_s:.1} s of {:.1} s wall",
         took.as_secs_f64()
     );
+    sums.print_stages();
     db.drop().await;
 }
 

@@ -26,6 +26,25 @@ use mintwatch_protocol::SignedEvent;
 
 const MINTS: usize = 1_000;
 
+/// Raw BIP-340 verification of every event's signature (parsed beforehand) on all cores: the
+/// ceiling of any pipeline that checks every signature on this machine, measured in this run.
+fn raw_verify_ceiling(events: &[SignedEvent]) -> f64 {
+    use rayon::prelude::*;
+    use secp256k1::SECP256K1;
+    let prepared = common::raw_verify_inputs(events);
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let ok = prepared
+            .par_iter()
+            .filter(|p| SECP256K1.verify_schnorr(&p.0, &p.1, &p.2).is_ok())
+            .count();
+        best = best.min(t.elapsed());
+        assert_eq!(ok, events.len(), "every signature verifies");
+    }
+    common::rate(events.len() as u64, best)
+}
+
 /// nostr-sdk: a `Client` subscribed to a relay that holds the events, until it has them all.
 async fn nostr_sdk_path(events: &[SignedEvent]) -> Duration {
     let relay = TestRelay::start(None).await;
@@ -112,6 +131,7 @@ async fn pipeline_path(json: &[Box<str>], sums: &common::Sums) -> Duration {
          (verify overlaps the store stage)",
         took.as_secs_f64()
     );
+    sums.print_stages();
     db.drop().await;
     took
 }
@@ -139,6 +159,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let ceiling = raw_verify_ceiling(&events);
+    println!(
+        "  raw secp256k1 verify of this corpus, {} cores: {ceiling:.0} events/s (the ceiling of \
+         any path that verifies every signature; best of 3, before the paths run)",
+        rayon::current_num_threads()
+    );
     rt.block_on(async {
         let sdk = nostr_sdk_path(&events).await;
         println!("  load: {}", common::load());
@@ -156,6 +182,11 @@ fn main() {
             "  mintwatch pipeline into PostgreSQL        {ours_r:>9.0} events/s  ({:.2} s, {:.2} × nostr-sdk)",
             ours.as_secs_f64(),
             ours_r / sdk_r
+        );
+        println!(
+            "  of the raw verify ceiling: nostr-sdk {:.2}, mintwatch {:.2}",
+            sdk_r / ceiling,
+            ours_r / ceiling
         );
     });
 }

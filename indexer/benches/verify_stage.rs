@@ -47,16 +47,7 @@ fn main() {
         })
         .collect();
     let avg_len = raw.iter().flatten().map(|(_, j)| j.len()).sum::<usize>() / EVENTS;
-    let prepared: Vec<(Signature, Message, XOnlyPublicKey)> = events
-        .iter()
-        .map(|e| {
-            (
-                Signature::from_slice(&e.sig).expect("sig"),
-                Message::from_digest(e.id.0),
-                XOnlyPublicKey::from_slice(&e.pubkey).expect("key"),
-            )
-        })
-        .collect();
+    let prepared = common::raw_verify_inputs(&events);
     let decoded: Vec<Vec<Decoded>> = raw
         .iter()
         .map(|b| {

@@ -18,6 +18,10 @@ use mintwatch_protocol::{Epoch, EventId, FindingKind, IdentityLevel, MintKey, Po
 use crate::pipeline::{Content, Verified};
 use crate::store::{NewFinding, Store, StoreError};
 
+mod spent_filter;
+
+use spent_filter::SpentFilter;
+
 /// Settings of the analyze stage.
 #[derive(Debug, Clone)]
 pub struct AnalyzeConfig {
@@ -28,6 +32,15 @@ pub struct AnalyzeConfig {
     pub as_of: Option<u64>,
     /// How often the gap sweep runs at most.
     pub gap_sweep_every: Duration,
+    /// How often the statistics and ranks of the mints that batches changed are recomputed at
+    /// most. Findings are recorded with every batch; ranks of changed mints are collected and
+    /// recomputed together (a batch of reviews touches ~1,000 mints, and recomputing them costs
+    /// the same for one review as for a thousand). [`Analyzer::flush_ranks`] recomputes what is
+    /// pending at once (ingest calls it when it stops), so the final ranks do not depend on it.
+    pub rank_every: Duration,
+    /// Bytes of the in-memory filter of burnt `Y`s (fixed: memory does not grow with the
+    /// corpus; a fuller filter only asks the database more often).
+    pub spent_filter_bytes: usize,
 }
 
 impl Default for AnalyzeConfig {
@@ -36,7 +49,79 @@ impl Default for AnalyzeConfig {
             gap_grace: Duration::from_secs(3600),
             as_of: None,
             gap_sweep_every: Duration::from_secs(5),
+            rank_every: Duration::from_secs(5),
+            spent_filter_bytes: 16 << 20,
         }
+    }
+}
+
+/// What one stored batch changed, as the analyze stage needs it: small and owned, so the store
+/// stage can hand it over and go on with the next batch while this one is analyzed.
+#[derive(Debug, Clone, Default)]
+pub struct BatchChanges {
+    /// Every burnt `Y` of the new events, sorted, repeats kept (a `Y` twice in the batch is a
+    /// double-spend).
+    ys: Vec<Point>,
+    /// Previous events named by new 4919s.
+    prevs: BTreeSet<EventId>,
+    /// (mint, unit, epoch) groups whose totals moved.
+    groups: BTreeSet<(MintKey, Unit, Epoch)>,
+    /// Whether any new 4919 arrived (it may resolve a gap).
+    has_chain: bool,
+    /// Findings read off single events (identity mismatches).
+    findings: Vec<NewFinding>,
+    /// Mints whose stored data changed.
+    changed: BTreeSet<MintKey>,
+}
+
+impl BatchChanges {
+    /// The changes of a batch: `new` are the events it inserted, `changed` the mints whose
+    /// stored data changed.
+    pub fn of(new: &[&Verified], changed: &BTreeSet<MintKey>) -> Self {
+        let mut out = BatchChanges {
+            changed: changed.clone(),
+            ..BatchChanges::default()
+        };
+        for v in new {
+            let Some(signer) = MintKey::from_x_only_bytes(v.event.pubkey).ok() else {
+                continue;
+            };
+            match &v.content {
+                Content::CashuData(data) => {
+                    out.has_chain = true;
+                    if let Some(prev) = data.prev {
+                        out.prevs.insert(prev);
+                    }
+                    for g in &data.groups {
+                        out.groups.insert((signer, g.unit.clone(), g.epoch));
+                        if let GroupContents::Burn(entries) = &g.contents {
+                            out.ys.extend(entries.iter().map(|e| e.y));
+                        }
+                    }
+                }
+                Content::FinEpoch(fin) => {
+                    out.groups.insert((signer, fin.unit.clone(), fin.epoch));
+                }
+                Content::MintInfo(info) if info.signer_matches(&v.event.pubkey) == Some(false) => {
+                    out.findings.push(NewFinding {
+                        mint: signer,
+                        kind: FindingKind::IdentityMismatch,
+                        key: v.event.id.to_hex(),
+                        y: None,
+                        unit: None,
+                        epoch: None,
+                        event_ids: vec![v.event.id],
+                        detail: json!({
+                            "signer": signer.to_hex(),
+                            "content_pubkey": info.pubkey.map(|p| p.to_hex()),
+                        }),
+                    });
+                }
+                _ => {}
+            }
+        }
+        out.ys.sort_unstable();
+        out
     }
 }
 
@@ -57,6 +142,17 @@ pub struct Analyzer {
     store: Store,
     config: AnalyzeConfig,
     last_gap_sweep: Option<Instant>,
+    /// Mints whose ranks are pending (see [`AnalyzeConfig::rank_every`]).
+    dirty: BTreeSet<MintKey>,
+    last_rank: Option<Instant>,
+    /// Every burnt `Y` stored, once loaded.
+    spent: Option<SpentFilter>,
+}
+
+/// Records how long one part of the analysis took, per phase.
+fn phase(name: &'static str, started: Instant) {
+    metrics::histogram!("mintwatch_analyze_phase_seconds", "phase" => name)
+        .record(started.elapsed().as_secs_f64());
 }
 
 fn hex_key(bytes: &[u8]) -> String {
@@ -127,6 +223,9 @@ impl Analyzer {
             store,
             config,
             last_gap_sweep: None,
+            dirty: BTreeSet::new(),
+            last_rank: None,
+            spent: None,
         }
     }
 
@@ -134,70 +233,43 @@ impl Analyzer {
         self.store.pool()
     }
 
-    /// Analyzes the effect of one committed batch: `new` are the events it inserted, `changed`
-    /// the mints whose stored data changed.
+    /// Analyzes the effect of one committed batch. Batches must be analyzed in the order they
+    /// were stored (each only after it was committed; later batches may already be committed).
     pub async fn after_batch(
         &mut self,
-        new: &[&Verified],
-        changed: &BTreeSet<MintKey>,
+        changes: BatchChanges,
     ) -> Result<AnalyzeOutcome, StoreError> {
+        let started = Instant::now();
+        let BatchChanges {
+            ys,
+            prevs,
+            groups,
+            has_chain,
+            mut findings,
+            changed,
+        } = changes;
         let mut outcome = AnalyzeOutcome::default();
-        let mut findings = Vec::new();
-        let mut ys: BTreeSet<Point> = BTreeSet::new();
-        let mut prevs: BTreeSet<EventId> = BTreeSet::new();
-        let mut groups: BTreeSet<(MintKey, Unit, Epoch)> = BTreeSet::new();
-        let mut has_chain = false;
-        for v in new {
-            let Some(signer) = MintKey::from_x_only_bytes(v.event.pubkey).ok() else {
-                continue;
-            };
-            match &v.content {
-                Content::CashuData(data) => {
-                    has_chain = true;
-                    if let Some(prev) = data.prev {
-                        prevs.insert(prev);
-                    }
-                    for g in &data.groups {
-                        groups.insert((signer, g.unit.clone(), g.epoch));
-                        if let GroupContents::Burn(entries) = &g.contents {
-                            ys.extend(entries.iter().map(|e| e.y));
-                        }
-                    }
-                }
-                Content::FinEpoch(fin) => {
-                    groups.insert((signer, fin.unit.clone(), fin.epoch));
-                }
-                Content::MintInfo(info) if info.signer_matches(&v.event.pubkey) == Some(false) => {
-                    findings.push(NewFinding {
-                        mint: signer,
-                        kind: FindingKind::IdentityMismatch,
-                        key: v.event.id.to_hex(),
-                        y: None,
-                        unit: None,
-                        epoch: None,
-                        event_ids: vec![v.event.id],
-                        detail: json!({
-                            "signer": signer.to_hex(),
-                            "content_pubkey": info.pubkey.map(|p| p.to_hex()),
-                        }),
-                    });
-                }
-                _ => {}
-            }
-        }
         findings.extend(self.burn_findings(&ys).await?);
         findings.extend(self.fork_findings(&prevs).await?);
+        phase("burns_forks", started);
+        let t = Instant::now();
         let (liability, resolved_l) = self.liability_findings(&groups).await?;
         findings.extend(liability);
+        phase("liability", t);
+        let t = Instant::now();
         let (balance, resolved_b) = self.balance_findings(&groups).await?;
         findings.extend(balance);
+        phase("balance", t);
         outcome.resolved += resolved_l + resolved_b;
         for f in &findings {
             *outcome.findings.entry(f.kind).or_default() += 1;
         }
+        let t = Instant::now();
         self.store.upsert_findings(&findings).await?;
+        phase("upsert_findings", t);
 
-        let mut touched: BTreeSet<MintKey> = changed.clone();
+        let t = Instant::now();
+        let mut touched: BTreeSet<MintKey> = changed;
         touched.extend(findings.iter().map(|f| f.mint));
         if has_chain || !prevs.is_empty() {
             outcome.resolved += self.resolve_gaps(&mut touched).await?;
@@ -210,17 +282,110 @@ impl Analyzer {
             *outcome.findings.entry(FindingKind::Gap).or_default() += gaps.len() as u64;
             touched.extend(gaps);
         }
-        outcome.ranked = self.refresh_mints(&touched).await?;
+        phase("gaps", t);
+        self.dirty.extend(touched);
+        let rank_due = self
+            .last_rank
+            .is_none_or(|t| t.elapsed() >= self.config.rank_every);
+        if rank_due {
+            outcome.ranked = self.flush_ranks().await?;
+        }
         outcome.findings.retain(|_, n| *n > 0);
         Ok(outcome)
     }
 
-    /// Double-spends and cross-mint collisions among the `Y`s of a batch.
-    async fn burn_findings(&self, ys: &BTreeSet<Point>) -> Result<Vec<NewFinding>, StoreError> {
+    /// Recomputes the statistics and ranks of every mint changed since the last time. Returns
+    /// how many were updated.
+    pub async fn flush_ranks(&mut self) -> Result<usize, StoreError> {
+        let t = Instant::now();
+        self.last_rank = Some(t);
+        let dirty = std::mem::take(&mut self.dirty);
+        match self.refresh_mints(&dirty).await {
+            Ok(n) => {
+                phase("ranks", t);
+                Ok(n)
+            }
+            Err(e) => {
+                // Keep them pending: the next batch or flush tries again.
+                self.dirty.extend(dirty);
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes the analysis of everything stored so far, for a stop: resolves the gaps whose
+    /// events arrived, records those past their grace period (whatever the sweep interval), and
+    /// recomputes every pending rank. After it, the findings and ranks depend only on the stored
+    /// events (and the clock, for gaps), not on when the last periodic work happened to run.
+    pub async fn finish(&mut self) -> Result<AnalyzeOutcome, StoreError> {
+        let mut outcome = AnalyzeOutcome::default();
+        let mut touched = BTreeSet::new();
+        outcome.resolved = self.resolve_gaps(&mut touched).await?;
+        let gaps = self.sweep_gaps().await?;
+        if !gaps.is_empty() {
+            outcome.findings.insert(FindingKind::Gap, gaps.len() as u64);
+        }
+        self.dirty.extend(touched);
+        self.dirty.extend(gaps);
+        outcome.ranked = self.flush_ranks().await?;
+        Ok(outcome)
+    }
+
+    /// Loads the filter of burnt `Y`s from the store if it is not loaded yet. Ingest calls it
+    /// before it stores anything; otherwise the first batch with burns does.
+    pub async fn load_spent(&mut self) -> Result<(), StoreError> {
+        if self.spent.is_some() {
+            return Ok(());
+        }
+        use futures::TryStreamExt;
+        let started = Instant::now();
+        let mut filter = SpentFilter::new(self.config.spent_filter_bytes);
+        let mut rows = sqlx::query_scalar::<_, Vec<u8>>("SELECT y FROM burns").fetch(self.pool());
+        let mut n = 0u64;
+        while let Some(y) = rows.try_next().await? {
+            // A stored Y that is not a point cannot be asked about either; skipping it is safe.
+            if let Ok(y) = Point::from_bytes(&y) {
+                filter.insert(&y);
+                n += 1;
+            }
+        }
+        drop(rows);
+        tracing::info!(
+            ys = n,
+            secs = started.elapsed().as_secs_f64(),
+            "filter of burnt Ys loaded"
+        );
+        self.spent = Some(filter);
+        Ok(())
+    }
+
+    /// Double-spends and cross-mint collisions among the `Y`s of a batch (sorted, repeats
+    /// kept). Only the `Y`s the filter has seen before, or that repeat within the batch, are
+    /// looked up in the store: the others were never burnt before.
+    async fn burn_findings(&mut self, ys: &[Point]) -> Result<Vec<NewFinding>, StoreError> {
         if ys.is_empty() {
             return Ok(Vec::new());
         }
-        let ys: Vec<Vec<u8>> = ys.iter().map(|y| y.as_bytes().to_vec()).collect();
+        self.load_spent().await?;
+        let Some(filter) = self.spent.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let mut suspects: BTreeSet<Point> = BTreeSet::new();
+        let mut previous: Option<&Point> = None;
+        for y in ys {
+            if previous == Some(y) || filter.contains(y) {
+                suspects.insert(*y);
+            }
+            previous = Some(y);
+        }
+        for y in ys {
+            filter.insert(y);
+        }
+        metrics::counter!("mintwatch_spent_filter_lookups_total").increment(suspects.len() as u64);
+        if suspects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ys: Vec<Vec<u8>> = suspects.iter().map(|y| y.as_bytes().to_vec()).collect();
         let rows = sqlx::query(
             "SELECT b.y, b.mint, b.event_id
              FROM burns b
@@ -341,12 +506,9 @@ impl Analyzer {
         until: Option<i64>,
     ) -> Result<Vec<EventId>, StoreError> {
         let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT DISTINCT x.event_id FROM (
-                 SELECT event_id FROM burns WHERE mint = $1 AND unit = $2 AND epoch = $3
-                 UNION
-                 SELECT event_id FROM issued WHERE mint = $1 AND unit = $2 AND epoch = $3
-             ) x JOIN chain_links c ON c.event_id = x.event_id
-             WHERE $4::bigint IS NULL OR c.created_at <= $4
+            "SELECT event_id FROM event_totals
+             WHERE mint = $1 AND unit = $2 AND epoch = $3
+               AND ($4::bigint IS NULL OR created_at <= $4)
              ORDER BY 1",
         )
         .bind(mint.as_bytes().to_vec())
@@ -451,17 +613,17 @@ impl Analyzer {
         let rows = sqlx::query(
             "SELECT f.event_id, f.mint, f.unit, f.epoch, f.created_at,
                     f.outstanding_balance::text AS claimed,
-                    (SELECT coalesce(sum(i.amount), 0) FROM issued i
-                       JOIN chain_links c ON c.event_id = i.event_id
-                      WHERE i.mint = f.mint AND i.unit = f.unit AND i.epoch = f.epoch
-                        AND c.created_at <= f.created_at)::text AS minted,
-                    (SELECT coalesce(sum(b.amount), 0) FROM burns b
-                       JOIN chain_links c ON c.event_id = b.event_id
-                      WHERE b.mint = f.mint AND b.unit = f.unit AND b.epoch = f.epoch
-                        AND c.created_at <= f.created_at)::text AS burnt
+                    coalesce(t.minted, 0)::text AS minted,
+                    coalesce(t.burnt, 0)::text AS burnt
              FROM fin_epochs f
              JOIN unnest($1::bytea[], $2::text[], $3::bigint[]) AS u(mint, unit, epoch)
-               ON f.mint = u.mint AND f.unit = u.unit AND f.epoch = u.epoch",
+               ON f.mint = u.mint AND f.unit = u.unit AND f.epoch = u.epoch
+             LEFT JOIN LATERAL (
+                 SELECT sum(e.mint_amount) AS minted, sum(e.burn_amount) AS burnt
+                 FROM event_totals e
+                 WHERE e.mint = f.mint AND e.unit = f.unit AND e.epoch = f.epoch
+                   AND e.created_at <= f.created_at
+             ) t ON true",
         )
         .bind(&mints)
         .bind(&units)
@@ -715,6 +877,8 @@ impl Analyzer {
             rows_components.push(serde_json::to_value(&rank.components).unwrap_or_default());
             rows_stats.push(facts.stats_json());
         }
+        let mut tx = self.pool().begin().await?;
+        crate::store::lock_mints(&mut tx).await?;
         sqlx::query(
             "UPDATE mints m SET identity = u.identity, rank = u.rank,
                     rank_components = u.components, stats = u.stats, ranked_at = now(),
@@ -729,8 +893,9 @@ impl Analyzer {
         .bind(&rows_rank)
         .bind(&rows_components)
         .bind(&rows_stats)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows_key.len())
     }
 
@@ -757,7 +922,8 @@ impl Analyzer {
         if !gaps.is_empty() {
             outcome.findings.insert(FindingKind::Gap, gaps.len() as u64);
         }
-        outcome.ranked = self.refresh_mints(&gaps).await?;
+        self.dirty.extend(gaps);
+        outcome.ranked = self.flush_ranks().await?;
         Ok(outcome)
     }
 

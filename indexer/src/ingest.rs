@@ -3,7 +3,7 @@
 //! batch is being stored, the next is being verified; when a stage falls behind, the channels
 //! fill and the crawl waits, so memory does not grow with the backlog.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use mintwatch_protocol::EventId;
 
-use crate::analyze::{AnalyzeOutcome, Analyzer};
+use crate::analyze::{AnalyzeOutcome, Analyzer, BatchChanges};
 use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch, Verified};
 use crate::store::{Store, StoreError};
 use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
@@ -181,6 +181,9 @@ impl Ingest {
                 .build()
                 .map_err(|e| IngestError::Pool(e.to_string()))?,
         );
+        // Before anything is stored: the filter must hold exactly the Ys stored before the
+        // first batch this run analyzes.
+        analyzer.load_spent().await?;
         let (raw_tx, mut raw_rx) = mpsc::channel::<RawBatch>(config.queue.max(1));
         let (store_tx, mut store_rx) = mpsc::channel::<StoreBatch>(config.queue.max(1));
 
@@ -213,6 +216,24 @@ impl Ingest {
             Ok::<(), IngestError>(())
         });
 
+        // Store and analyze are two stages: while batch n is analyzed, batch n+1 is stored.
+        // Analysis of a batch starts only after the batch is committed, and batches are
+        // analyzed in order; every check reads the committed state, which may already include
+        // later batches (whose own analysis then runs again over everything they touch).
+        let (analyze_tx, mut analyze_rx) = mpsc::channel::<BatchChanges>(config.queue.max(1));
+        let store_stats = stats.clone();
+        let storer = tokio::spawn(async move {
+            while let Some(batch) = store_rx.recv().await {
+                metrics::gauge!("mintwatch_queue_depth", "stage" => "store")
+                    .set(store_rx.len() as f64);
+                let changes = store_batch(&store, batch, &store_stats).await?;
+                if analyze_tx.send(changes).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), IngestError>(())
+        });
+
         let mut result = Ok(());
         let mut maintain =
             tokio::time::interval(config.maintain_every.max(Duration::from_millis(10)));
@@ -220,11 +241,11 @@ impl Ingest {
         let mut last_rerank = Instant::now();
         loop {
             tokio::select! {
-                batch = store_rx.recv() => {
-                    let Some(batch) = batch else { break };
-                    metrics::gauge!("mintwatch_queue_depth", "stage" => "store")
-                        .set(store_rx.len() as f64);
-                    if let Err(e) = commit(&store, &mut analyzer, batch, &stats).await {
+                changes = analyze_rx.recv() => {
+                    let Some(changes) = changes else { break };
+                    metrics::gauge!("mintwatch_queue_depth", "stage" => "analyze")
+                        .set(analyze_rx.len() as f64);
+                    if let Err(e) = analyze_batch(&mut analyzer, changes, &stats).await {
                         result = Err(e);
                         break;
                     }
@@ -241,12 +262,21 @@ impl Ingest {
                 }
             }
         }
-        // Dropping the receiver stops the checker if the store failed.
-        drop(store_rx);
+        if result.is_ok() {
+            // Gaps and ranks still pending from the last batches.
+            match analyzer.finish().await {
+                Ok(done) => record_findings(&done, &stats),
+                Err(e) => result = Err(e.into()),
+            }
+        }
+        // Dropping the receivers stops the stages before if a later one failed.
+        drop(analyze_rx);
+        let stored = storer.await.map_err(|e| IngestError::Pool(e.to_string()))?;
         let checked = checker
             .await
             .map_err(|e| IngestError::Pool(e.to_string()))?;
         batcher.abort();
+        stored?;
         result?;
         checked
     }
@@ -408,13 +438,12 @@ fn record_findings(analyzed: &AnalyzeOutcome, stats: &IngestStats) {
     }
 }
 
-/// Stores one batch (retrying transient failures) and analyzes what it changed.
-async fn commit(
+/// Stores one batch (retrying transient failures) and says what it changed.
+async fn store_batch(
     store: &Store,
-    analyzer: &mut Analyzer,
     batch: StoreBatch,
     stats: &IngestStats,
-) -> Result<(), IngestError> {
+) -> Result<BatchChanges, IngestError> {
     let started = Instant::now();
     let mut attempt = 0u32;
     let outcome = loop {
@@ -439,9 +468,13 @@ async fn commit(
     stats.burns.fetch_add(outcome.burns, Ordering::Relaxed);
     stats.issued.fetch_add(outcome.issued, Ordering::Relaxed);
     stats.batches.fetch_add(1, Ordering::Relaxed);
+    let mut accepted: BTreeMap<u16, u64> = BTreeMap::new();
     for v in &batch.events {
-        metrics::counter!("mintwatch_events_accepted_total", "kind" => v.event.kind.to_string())
-            .increment(1);
+        *accepted.entry(v.event.kind).or_default() += 1;
+    }
+    for (kind, n) in accepted {
+        metrics::counter!("mintwatch_events_accepted_total", "kind" => kind.to_string())
+            .increment(n);
     }
 
     let new: BTreeSet<EventId> = outcome.new_events.iter().copied().collect();
@@ -450,16 +483,21 @@ async fn commit(
         .iter()
         .filter(|v| new.contains(&v.event.id))
         .collect();
+    debug!(events = fresh.len(), burns = outcome.burns, "batch stored");
+    Ok(BatchChanges::of(&fresh, &outcome.changed_mints))
+}
+
+/// Analyzes what one stored batch changed.
+async fn analyze_batch(
+    analyzer: &mut Analyzer,
+    changes: BatchChanges,
+    stats: &IngestStats,
+) -> Result<(), IngestError> {
     let started = Instant::now();
-    let analyzed = analyzer.after_batch(&fresh, &outcome.changed_mints).await?;
+    let analyzed = analyzer.after_batch(changes).await?;
     metrics::histogram!("mintwatch_analyze_seconds").record(started.elapsed().as_secs_f64());
     record_findings(&analyzed, stats);
-    debug!(
-        events = fresh.len(),
-        burns = outcome.burns,
-        ranked = analyzed.ranked,
-        "batch committed"
-    );
+    debug!(ranked = analyzed.ranked, "batch analyzed");
     if !analyzed.findings.is_empty() {
         info!(findings = ?analyzed.findings, "findings recorded");
     }

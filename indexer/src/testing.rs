@@ -197,8 +197,10 @@ pub fn indexer_config(relays: Vec<String>, as_of: u64) -> IndexerConfig {
             gap_grace: Duration::ZERO,
             as_of: Some(as_of),
             gap_sweep_every: Duration::from_millis(100),
+            ..AnalyzeConfig::default()
         },
         queue: 1024,
+        queue_bytes: 0,
     }
 }
 

@@ -168,6 +168,27 @@ pub fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
+/// What raw BIP-340 verification of `events` takes, parsed beforehand so that only
+/// `verify_schnorr` is timed: (signature, message = id, x-only key).
+pub fn raw_verify_inputs(
+    events: &[SignedEvent],
+) -> Vec<(
+    secp256k1::schnorr::Signature,
+    secp256k1::Message,
+    secp256k1::XOnlyPublicKey,
+)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                secp256k1::schnorr::Signature::from_slice(&e.sig).expect("sig"),
+                secp256k1::Message::from_digest(e.id.0),
+                secp256k1::XOnlyPublicKey::from_slice(&e.pubkey).expect("key"),
+            )
+        })
+        .collect()
+}
+
 /// A metrics recorder that keeps, per histogram name, the sum and count of what was recorded
 /// (the pipeline records the seconds each batch spent in the store and in analyze), so a bench
 /// can say where the time went. Counters and gauges are dropped.
@@ -221,8 +242,14 @@ impl metrics::Recorder for Sums {
         key: &metrics::Key,
         _: &metrics::Metadata<'_>,
     ) -> metrics::Histogram {
+        let labels: Vec<&str> = key.labels().map(|l| l.value()).collect();
+        let name = if labels.is_empty() {
+            key.name().to_string()
+        } else {
+            format!("{}{{{}}}", key.name(), labels.join(","))
+        };
         metrics::Histogram::from_arc(std::sync::Arc::new(SumOne {
-            name: key.name().to_string(),
+            name,
             sums: self.clone(),
         }))
     }
@@ -239,6 +266,39 @@ impl Sums {
     /// Forgets everything recorded so far.
     pub fn reset(&self) {
         self.0.lock().expect("sums lock").clear();
+    }
+
+    /// `label s, ...` for every labelled series of histogram `name` (e.g. the seconds of each
+    /// phase of the store), in label order.
+    pub fn breakdown(&self, name: &str) -> String {
+        let prefix = format!("{name}{{");
+        self.0
+            .lock()
+            .expect("sums lock")
+            .iter()
+            .filter_map(|(k, (sum, _))| {
+                k.strip_prefix(&prefix)
+                    .map(|label| format!("{} {sum:.2} s", label.trim_end_matches('}')))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Prints where the pipeline's time went: the verification pool, each store phase, each
+    /// analyze phase (sums over batches).
+    pub fn print_stages(&self) {
+        let (verify_s, _) = self.get("mintwatch_verify_batch_seconds");
+        println!(
+            "    verify (decode, dedup, verify, parse) {verify_s:.2} s of batches, on the pool"
+        );
+        println!(
+            "    store phases: {}",
+            self.breakdown("mintwatch_store_phase_seconds")
+        );
+        println!(
+            "    analyze phases: {}",
+            self.breakdown("mintwatch_analyze_phase_seconds")
+        );
     }
 
     /// (sum, count) for a histogram.

@@ -58,6 +58,20 @@ impl StoreError {
 /// The migrations in `migrations/`, embedded so a deployed binary needs no files beside it.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// Takes the transaction-scoped advisory lock that every transaction writing `mints` rows takes
+/// first: the store's batch transaction (which upserts mints in several statements) and the
+/// analyze stage's rank update run concurrently, and without one order of locking the two would
+/// deadlock on the rows they share.
+pub(crate) async fn lock_mints(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    /// "mintwatc", as a number: any constant no other code uses.
+    const MINTS_LOCK: i64 = 0x6d69_6e74_7761_7463;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MINTS_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A handle on the database: a connection pool, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

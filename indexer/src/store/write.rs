@@ -10,6 +10,7 @@
 //! succeeded; the numbers are diagnostics, not evidence).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Instant;
 
 use mintwatch_protocol::broadcast::GroupContents;
 use mintwatch_protocol::kinds;
@@ -131,8 +132,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        super::lock_mints(&mut tx).await?;
         let outcome = write_in(&mut tx, batch).await?;
+        let t = Instant::now();
         tx.commit().await?;
+        phase("commit", t);
         Ok(outcome)
     }
 
@@ -206,16 +210,25 @@ impl Store {
         rank: f32,
         components: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        super::lock_mints(&mut tx).await?;
         sqlx::query(
             "UPDATE mints SET rank = $2, rank_components = $3, ranked_at = now() WHERE key = $1",
         )
         .bind(mint.as_bytes().to_vec())
         .bind(rank)
         .bind(pg_json(components))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Records how long one part of a batch's write took (`mintwatch_store_phase_seconds`).
+fn phase(name: &'static str, started: Instant) {
+    metrics::histogram!("mintwatch_store_phase_seconds", "phase" => name)
+        .record(started.elapsed().as_secs_f64());
 }
 
 async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOutcome, StoreError> {
@@ -229,7 +242,9 @@ async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOu
         .filter(|v| seen.insert(v.event.id))
         .collect();
 
+    let t = Instant::now();
     let inserted = insert_events(conn, &unique).await?;
+    phase("events", t);
     let fresh: Vec<&Verified> = unique
         .into_iter()
         .filter(|v| inserted.contains(&v.event.id))
@@ -238,27 +253,39 @@ async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOu
 
     let mut changed: BTreeSet<Key32> = fresh.iter().filter_map(|v| subject_mint(v)).collect();
 
+    let t = Instant::now();
     let (burns, issued) = insert_cashu_data(conn, &fresh).await?;
+    phase("cashu_data", t);
+    let t = Instant::now();
     outcome.burns = burns;
     outcome.issued = issued;
     insert_fin_epochs(conn, &fresh).await?;
     upsert_mints(conn, &fresh).await?;
+    phase("mints", t);
 
+    let t = Instant::now();
     let mut profile_changed: BTreeSet<Key32> = BTreeSet::new();
     profile_changed.extend(upsert_announcements(conn, &fresh).await?);
     profile_changed.extend(upsert_mint_infos(conn, &fresh).await?);
     upsert_fedimints(conn, &fresh).await?;
     refresh_profiles(conn, &profile_changed).await?;
     changed.extend(profile_changed);
+    phase("profiles", t);
 
+    let t = Instant::now();
     changed.extend(insert_reviews_and_deletions(conn, &fresh).await?);
+    phase("reviews", t);
 
+    let t = Instant::now();
     let (new_sightings, sighted_mints) = insert_sightings(conn, batch).await?;
     outcome.new_sightings = new_sightings;
     changed.extend(sighted_mints);
+    phase("sightings", t);
 
+    let t = Instant::now();
     add_counters(conn, batch).await?;
     upsert_cursors(conn, batch).await?;
+    phase("cursors", t);
 
     outcome.changed_mints = changed
         .into_iter()
@@ -314,42 +341,66 @@ async fn insert_events(
         .collect()
 }
 
-/// Writes burns rows with `COPY ... FROM STDIN (FORMAT binary)`: the hot path, and the one
-/// table where COPY's lower per-row cost over `INSERT ... SELECT UNNEST` shows.
+/// The body of a `COPY ... FROM STDIN (FORMAT binary)`: the hot tables (burns and issued
+/// signatures, 100k+ rows a second) are written this way, where COPY's lower per-row cost over
+/// `INSERT ... SELECT UNNEST` shows.
+struct BinaryCopy {
+    buf: Vec<u8>,
+}
+
+impl BinaryCopy {
+    fn with_capacity(rows: usize, row_bytes: usize) -> Self {
+        let mut buf: Vec<u8> = Vec::with_capacity(21 + rows * row_bytes);
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        Self { buf }
+    }
+
+    /// Starts a row of `fields` fields.
+    fn row(&mut self, fields: i16) {
+        self.buf.extend_from_slice(&fields.to_be_bytes());
+    }
+
+    /// One field, in the column type's binary form (every field here is at most 33 bytes).
+    fn field(&mut self, bytes: &[u8]) {
+        self.buf
+            .extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Sends the rows with `statement` (a `COPY ... FROM STDIN (FORMAT binary)`).
+    async fn send(mut self, conn: &mut PgConnection, statement: &str) -> Result<(), StoreError> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        let mut copy = conn.copy_in_raw(statement).await?;
+        if let Err(e) = copy.send(self.buf).await {
+            // Abort so the connection leaves COPY mode; the transaction rolls back either way.
+            let _ = copy.abort(e.to_string()).await;
+            return Err(e.into());
+        }
+        copy.finish().await?;
+        Ok(())
+    }
+}
+
+/// Writes burns rows with a binary `COPY`.
 async fn copy_burns(conn: &mut PgConnection, rows: &[BurnRow<'_>]) -> Result<(), StoreError> {
-    const FIELDS: i16 = 7;
-    let mut buf: Vec<u8> = Vec::with_capacity(19 + rows.len() * 160);
-    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
-    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-    fn field(buf: &mut Vec<u8>, bytes: &[u8]) {
-        // Every field here is at most a unit of 32 bytes or a 33-byte point.
-        buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-        buf.extend_from_slice(bytes);
-    }
+    let mut copy = BinaryCopy::with_capacity(rows.len(), 160);
     for (y, mint, event, pos, amount, unit, epoch) in rows {
-        buf.extend_from_slice(&FIELDS.to_be_bytes());
-        field(&mut buf, y);
-        field(&mut buf, mint);
-        field(&mut buf, event);
-        field(&mut buf, &pos.to_be_bytes());
-        field(&mut buf, &amount.to_be_bytes());
-        field(&mut buf, unit.as_bytes());
-        field(&mut buf, &epoch.to_be_bytes());
+        copy.row(7);
+        copy.field(y);
+        copy.field(mint);
+        copy.field(event);
+        copy.field(&pos.to_be_bytes());
+        copy.field(&amount.to_be_bytes());
+        copy.field(unit.as_bytes());
+        copy.field(&epoch.to_be_bytes());
     }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
-    let mut copy = conn
-        .copy_in_raw(
-            "COPY burns (y, mint, event_id, pos, amount, unit, epoch) FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    if let Err(e) = copy.send(buf).await {
-        // Abort so the connection leaves COPY mode; the transaction rolls back either way.
-        let _ = copy.abort(e.to_string()).await;
-        return Err(e.into());
-    }
-    copy.finish().await?;
-    Ok(())
+    copy.send(
+        conn,
+        "COPY burns (y, mint, event_id, pos, amount, unit, epoch) FROM STDIN (FORMAT binary)",
+    )
+    .await
 }
 
 /// Burns, issued signatures, chain links and per-(mint, unit, epoch) statistics of new 4919s.
@@ -368,38 +419,24 @@ async fn insert_cashu_data(
         return Ok((0, 0));
     }
 
-    let burn_total: usize = data
-        .iter()
-        .flat_map(|(_, d)| &d.groups)
-        .filter_map(|g| match &g.contents {
-            GroupContents::Burn(e) => Some(e.len()),
-            GroupContents::Mint(_) => None,
-        })
-        .sum();
+    // Entries of each kind, to size the buffers once.
+    let (mut burn_total, mut issued_total) = (0usize, 0usize);
+    for g in data.iter().flat_map(|(_, d)| &d.groups) {
+        match &g.contents {
+            GroupContents::Burn(e) => burn_total += e.len(),
+            GroupContents::Mint(e) => issued_total += e.len(),
+        }
+    }
     // Rows of the burns table, sorted by Y before writing so the Y index is filled leaf by
     // leaf instead of at random (fewer pages touched and logged per batch).
     let mut burn_rows: Vec<BurnRow<'_>> = Vec::with_capacity(burn_total);
-    let (
-        mut i_mint,
-        mut i_event,
-        mut i_pos,
-        mut i_b,
-        mut i_c,
-        mut i_amount,
-        mut i_unit,
-        mut i_epoch,
-    ) = (
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-    );
+    let mut issued_rows = BinaryCopy::with_capacity(issued_total, 220);
+    let mut issued: u64 = 0;
     let (mut l_id, mut l_mint, mut l_created, mut l_prev) = (vec![], vec![], vec![], vec![]);
     let mut stats: BTreeMap<(Key32, &str, u64), StatTotals> = BTreeMap::new();
+    // The same totals per event: what the balance and liability checks sum and list, without
+    // reading every burn of the mint.
+    let mut per_event: BTreeMap<(Key32, &str, u64), (Key32, i64, StatTotals)> = BTreeMap::new();
 
     for (v, d) in &data {
         let mint = v.event.pubkey;
@@ -413,6 +450,9 @@ async fn insert_cashu_data(
             let unit = g.unit.as_str();
             let epoch = bigint(g.epoch.get());
             let stat = stats.entry((mint, unit, g.epoch.get())).or_default();
+            let (_, _, own) = per_event
+                .entry((id, unit, g.epoch.get()))
+                .or_insert_with(|| (mint, bigint(v.event.created_at), StatTotals::default()));
             match &g.contents {
                 GroupContents::Burn(entries) => {
                     for e in entries {
@@ -427,50 +467,52 @@ async fn insert_cashu_data(
                         ));
                         stat.burn_count += 1;
                         stat.burn_amount += u128::from(e.amount.get());
+                        own.burn_count += 1;
+                        own.burn_amount += u128::from(e.amount.get());
                         pos = pos.saturating_add(1);
                     }
                 }
                 GroupContents::Mint(entries) => {
                     for e in entries {
-                        i_mint.push(mint);
-                        i_event.push(id);
-                        i_pos.push(pos);
-                        i_b.push(*e.b_.as_bytes());
-                        i_c.push(*e.c_.as_bytes());
-                        i_amount.push(bigint(e.amount.get()));
-                        i_unit.push(unit);
-                        i_epoch.push(epoch);
+                        issued_rows.row(8);
+                        issued_rows.field(&mint);
+                        issued_rows.field(&id);
+                        issued_rows.field(&pos.to_be_bytes());
+                        issued_rows.field(e.b_.as_bytes());
+                        issued_rows.field(e.c_.as_bytes());
+                        issued_rows.field(&bigint(e.amount.get()).to_be_bytes());
+                        issued_rows.field(unit.as_bytes());
+                        issued_rows.field(&epoch.to_be_bytes());
+                        issued += 1;
                         stat.mint_count += 1;
                         stat.mint_amount += u128::from(e.amount.get());
+                        own.mint_count += 1;
+                        own.mint_amount += u128::from(e.amount.get());
                         pos = pos.saturating_add(1);
                     }
                 }
             }
         }
     }
-    let (burns, issued) = (burn_rows.len() as u64, i_b.len() as u64);
+    let burns = burn_rows.len() as u64;
 
     if !burn_rows.is_empty() {
         burn_rows.sort_unstable_by_key(|row| row.0);
+        let t = Instant::now();
         copy_burns(conn, &burn_rows).await?;
+        phase("burns", t);
     }
-    if !i_b.is_empty() {
-        sqlx::query(
-            "INSERT INTO issued (mint, event_id, pos, b_, c_, amount, unit, epoch)
-             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::int[], $4::bytea[],
-                                  $5::bytea[], $6::bigint[], $7::text[], $8::bigint[])",
-        )
-        .bind(i_mint)
-        .bind(i_event)
-        .bind(i_pos)
-        .bind(i_b)
-        .bind(i_c)
-        .bind(i_amount)
-        .bind(i_unit)
-        .bind(i_epoch)
-        .execute(&mut *conn)
-        .await?;
+    let t = Instant::now();
+    if issued > 0 {
+        issued_rows
+            .send(
+                conn,
+                "COPY issued (mint, event_id, pos, b_, c_, amount, unit, epoch)
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
     }
+    phase("issued", t);
     sqlx::query(
         "INSERT INTO chain_links (event_id, mint, created_at, prev)
          SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bigint[], $4::bytea[])
@@ -482,6 +524,8 @@ async fn insert_cashu_data(
     .bind(l_prev)
     .execute(&mut *conn)
     .await?;
+
+    insert_event_totals(conn, per_event).await?;
 
     let mut s_mint = Vec::with_capacity(stats.len());
     let mut s_unit = Vec::with_capacity(stats.len());
@@ -519,6 +563,48 @@ async fn insert_cashu_data(
     .execute(&mut *conn)
     .await?;
     Ok((burns, issued))
+}
+
+/// One row per (new 4919, unit, epoch) with entries: its mint, time and totals.
+async fn insert_event_totals(
+    conn: &mut PgConnection,
+    rows: BTreeMap<(Key32, &str, u64), (Key32, i64, StatTotals)>,
+) -> Result<(), StoreError> {
+    let (mut id, mut mint, mut unit, mut epoch, mut created) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut burnt, mut minted) = (vec![], vec![]);
+    for ((e, u, ep), (m, at, t)) in rows {
+        if t.burn_count == 0 && t.mint_count == 0 {
+            continue;
+        }
+        id.push(e.to_vec());
+        mint.push(m.to_vec());
+        unit.push(u);
+        epoch.push(bigint(ep));
+        created.push(at);
+        burnt.push(t.burn_amount.to_string());
+        minted.push(t.mint_amount.to_string());
+    }
+    if id.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO event_totals (mint, unit, epoch, event_id, created_at, burn_amount,
+                                   mint_amount)
+         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], $5::bigint[],
+                              $6::text[]::numeric[], $7::text[]::numeric[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(mint)
+    .bind(unit)
+    .bind(epoch)
+    .bind(id)
+    .bind(created)
+    .bind(burnt)
+    .bind(minted)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn insert_fin_epochs(conn: &mut PgConnection, fresh: &[&Verified]) -> Result<(), StoreError> {
@@ -944,22 +1030,33 @@ async fn insert_reviews_and_deletions(
         return Ok(changed);
     }
     // NIP-09: only the author's own deletions count; an `a` coordinate deletes the versions of
-    // that address created up to the deletion.
+    // that address created up to the deletion. Driven from the (few) deletions of the batch's
+    // authors, so the cost follows the deletions, not every stored review of those authors.
     let authors: Vec<Vec<u8>> = authors.iter().map(|a| a.to_vec()).collect();
-    let deleted: Vec<(Option<Vec<u8>>,)> = sqlx::query_as(
+    let mut deleted: Vec<(Option<Vec<u8>>,)> = sqlx::query_as(
         "UPDATE reviews r SET deleted = true
-         WHERE NOT r.deleted AND r.author = ANY($1)
-           AND EXISTS (
-               SELECT 1 FROM deletions d
-               WHERE d.author = r.author
-                 AND (d.target_id = r.event_id
-                      OR (d.coordinate = '38000:' || encode(r.author, 'hex') || ':' || r.d
-                          AND d.created_at >= r.created_at)))
+         FROM deletions d
+         WHERE d.author = ANY($1) AND d.target_id IS NOT NULL
+           AND r.event_id = d.target_id AND r.author = d.author AND NOT r.deleted
          RETURNING r.target_mint",
     )
-    .bind(authors)
+    .bind(&authors)
     .fetch_all(&mut *conn)
     .await?;
+    deleted.extend(
+        sqlx::query_as::<_, (Option<Vec<u8>>,)>(
+            "UPDATE reviews r SET deleted = true
+             FROM deletions d
+             WHERE d.author = ANY($1) AND d.coordinate IS NOT NULL
+               AND r.author = d.author AND NOT r.deleted
+               AND d.coordinate = '38000:' || encode(r.author, 'hex') || ':' || r.d
+               AND d.created_at >= r.created_at
+             RETURNING r.target_mint",
+        )
+        .bind(&authors)
+        .fetch_all(&mut *conn)
+        .await?,
+    );
     changed.extend(
         deleted
             .into_iter()
