@@ -24,6 +24,9 @@
 //!   wallet's own ephemeral event echoed by the relay, and `QueryService::answer` in process.
 //!
 //! `MW_BENCH_SECS` sets each open-loop measurement's length (default 10 s, after 2 s of warm-up).
+//! `MW_BENCH_ONLY=nostr` runs only the query service; `MW_BENCH_ONLY=http` only the HTTP part;
+//! `MW_BENCH_ROUTES=spent/{Y},q=word` keeps only the HTTP routes whose name contains one of the
+//! comma-separated parts (the `/healthz` baseline always runs).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
@@ -1054,12 +1057,20 @@ fn main() {
             s.mints.len(),
             s.words.len()
         );
-        let routes = routes(&s, &mut rng);
+        let mut routes = routes(&s, &mut rng);
+        if let Ok(keep) = std::env::var("MW_BENCH_ROUTES") {
+            routes.retain(|r| {
+                r.name.starts_with("GET /healthz") || keep.split(',').any(|k| r.name.contains(k))
+            });
+        }
 
-        if std::env::var("MW_BENCH_ONLY").as_deref() != Ok("nostr") {
+        let only = std::env::var("MW_BENCH_ONLY").unwrap_or_default();
+        if only != "nostr" {
             http_load(&store, &s, &routes, &db, secs).await;
         }
-        query_service(&store, &s, &mut rng).await;
+        if only != "http" {
+            query_service(&store, &s, &mut rng).await;
+        }
         println!("\nload at the end: {}", common::load());
         store.close().await;
     });

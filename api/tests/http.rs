@@ -404,6 +404,37 @@ async fn directory_filters(s: &Server, sim: &Simulation) {
     assert!(all_pages(s, "q=%25%25%25", 50).await.is_empty());
     assert!(all_pages(s, "q=____________", 50).await.is_empty());
 
+    // Text, filters and paging together, in every order: pages of 1 list the rows of one big
+    // page in the same order (the search pages each of its branches on its own), and a filter
+    // keeps exactly its part of the matches. "sim mimt" is found through near misses only.
+    for sort in ["rank", "reviews", "activity", "name"] {
+        for text in ["mint", "sim%20mimt"] {
+            let query = format!("q={text}&sort={sort}");
+            let whole = all_pages(s, &query, 200).await;
+            assert!(whole.len() >= 3, "{query}: {} rows", whole.len());
+            let order = |rows: &[MintSummary]| -> Vec<String> {
+                rows.iter().map(|m| m.key.clone()).collect()
+            };
+            assert_eq!(
+                order(&all_pages(s, &query, 1).await),
+                order(&whole),
+                "{query}"
+            );
+            let filtered = all_pages(s, &format!("{query}&identity=self-signed"), 2).await;
+            assert_eq!(
+                order(&filtered),
+                order(
+                    &whole
+                        .iter()
+                        .filter(|m| m.identity == "self-signed")
+                        .cloned()
+                        .collect::<Vec<_>>()
+                ),
+                "{query}&identity=self-signed"
+            );
+        }
+    }
+
     // Filters combine.
     let rows = all_pages(s, "identity=self-signed&unit=sat&sort=name", 2).await;
     assert_eq!(

@@ -23,7 +23,7 @@ fn mint_key(s: &str) -> Result<MintKey, ApiError> {
 #[utoipa::path(
     get, path = "/v1/mints", tag = "mints",
     params(
-        ("q" = Option<String>, Query, description = "Text over names, URLs and descriptions (words, substrings, near misses); at most 256 bytes"),
+        ("q" = Option<String>, Query, description = "Text: whole words of names, URLs and descriptions; substrings and near misses (typos) of names and URLs; at most 256 bytes"),
         ("unit" = Option<String>, Query, description = "Only mints supporting this unit (declared, or seen in their 4919 entries)"),
         ("nut" = Option<u16>, Query, description = "Only mints declaring this NUT"),
         ("network" = Option<String>, Query, description = "mainnet (or bitcoin), testnet, signet, regtest, unknown"),

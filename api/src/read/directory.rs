@@ -105,20 +105,60 @@ fn like_literal(s: &str) -> String {
     out
 }
 
-fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &DirectoryQuery) {
-    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let lower = text.to_lowercase();
-        // Words through the tsvector (weighted name > URL > description), substrings of URLs and
-        // names through the trigram-indexed text, and near misses through trigram word similarity (the best-matching stretch of the
-        // text, so a long description does not dilute a close name).
-        b.push(" AND (m.search @@ plainto_tsquery('simple', ");
-        b.push_bind(text.to_string());
-        b.push(") OR m.search_text LIKE ");
-        b.push_bind(format!("%{}%", like_literal(&lower)));
-        b.push(" OR ");
-        b.push_bind(lower);
-        b.push(" <% m.search_text)");
+/// One way a text matches a mint. A search runs each as its own branch (`UNION ALL`, see
+/// [`search_mints`]), so that the planner estimates one predicate at a time: a word in every
+/// description then walks the rank index and stops after a page, while a rare word reads its few
+/// matches through a GIN index; one `OR` of the three made it misjudge both (PERFORMANCE.md §4).
+#[derive(Clone, Copy)]
+enum TextTest {
+    /// Whole words through the tsvector over name, URLs and description.
+    Words,
+    /// Substrings of the names and URLs (trigram-indexed `search_short`).
+    Substring,
+    /// Near misses: trigram word similarity with the best-matching stretch of the names and URLs,
+    /// so that a typo still finds a name.
+    NearMiss,
+}
+
+impl TextTest {
+    const ALL: [TextTest; 3] = [TextTest::Words, TextTest::Substring, TextTest::NearMiss];
+
+    /// The condition, bare (no leading `AND`).
+    fn push_condition(self, b: &mut QueryBuilder<'_, Postgres>, text: &str) {
+        match self {
+            TextTest::Words => {
+                b.push("m.search @@ plainto_tsquery('simple', ");
+                b.push_bind(text.to_string());
+                b.push(")");
+            }
+            TextTest::Substring => {
+                b.push("m.search_short LIKE ");
+                b.push_bind(format!("%{}%", like_literal(&text.to_lowercase())));
+            }
+            TextTest::NearMiss => {
+                b.push_bind(text.to_lowercase());
+                b.push(" <% m.search_short");
+            }
+        }
     }
+
+    /// This branch's condition, after ` WHERE true`. (Excluding the rows the cheap tests match
+    /// from the near-miss branch saves its `<%` tests, but the planner then multiplies the
+    /// selectivities and walks the whole rank index for a word whose near misses are all exact
+    /// matches: 75 ms. Each branch keeps one predicate.)
+    fn push_branch(self, b: &mut QueryBuilder<'_, Postgres>, text: &str) {
+        b.push(" AND ");
+        self.push_condition(b, text);
+    }
+}
+
+/// The search text of `q`, if any.
+fn text_of(q: &DirectoryQuery) -> Option<&str> {
+    q.q.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// The filters of `q` other than the text.
+fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &DirectoryQuery) {
     if let Some(unit) = &q.unit {
         // Declared in the 11467, or seen in the mint's own 4919 entries.
         b.push(" AND (");
@@ -244,21 +284,48 @@ pub async fn search_mints(pool: &PgPool, q: &DirectoryQuery) -> Result<Directory
         }
     }
     let limit = usize::from(q.effective_limit());
+    let fetch = (limit + 1) as i64;
     let cols = sort_columns(q.sort);
+    let order = format!(" ORDER BY {}, m.key LIMIT ", cols.join(", "));
     let mut b = QueryBuilder::<Postgres>::new(COLUMNS);
     for (i, col) in cols.iter().enumerate() {
         b.push(format!(", {col} AS k{}", i + 1));
     }
-    b.push(" FROM mints m WHERE true");
-    push_filters(&mut b, q);
-    if let Some(c) = &after {
-        push_after(&mut b, q.sort, c)?;
+    b.push(" FROM mints m WHERE ");
+    match text_of(q) {
+        None => {
+            b.push("true");
+            push_filters(&mut b, q);
+            if let Some(c) = &after {
+                push_after(&mut b, q.sort, c)?;
+            }
+        }
+        Some(text) => {
+            // The page is within the union of each test's own page (same filters, cursor and
+            // order), so each branch stops at `limit + 1`.
+            b.push("m.key IN (");
+            for (i, test) in TextTest::ALL.into_iter().enumerate() {
+                if i > 0 {
+                    b.push(" UNION ALL ");
+                }
+                b.push("(SELECT m.key FROM mints m WHERE true");
+                test.push_branch(&mut b, text);
+                push_filters(&mut b, q);
+                if let Some(c) = &after {
+                    push_after(&mut b, q.sort, c)?;
+                }
+                b.push(&order);
+                b.push_bind(fetch);
+                b.push(")");
+            }
+            b.push(")");
+        }
     }
-    b.push(" ORDER BY ");
-    b.push(cols.join(", "));
-    b.push(", m.key LIMIT ");
-    b.push_bind((limit + 1) as i64);
-    let rows = b.build().fetch_all(pool).await?;
+    b.push(&order);
+    b.push_bind(fetch);
+    // Not a named prepared statement: PostgreSQL then plans with the actual text (a generic plan
+    // cannot tell a word in every description from a rare one, and picks one plan for both).
+    let rows = b.build().persistent(false).fetch_all(pool).await?;
     let more = rows.len() > limit;
     let page = &rows[..rows.len().min(limit)];
     let next_cursor = match (more, page.last()) {
