@@ -212,20 +212,8 @@ pub struct MintCore {
     pub epoch_closes: u64,
     /// URLs.
     pub urls: Vec<String>,
-    /// Name.
-    pub name: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Units.
-    pub units: Vec<String>,
-    /// NUTs.
-    pub nuts: Vec<u16>,
-    /// Network.
-    pub network: Option<String>,
-    /// The content of the mint's live 11467, if any.
-    pub mint_info: Option<Value>,
-    /// Its event id.
-    pub mint_info_event: Option<Vec<u8>>,
+    /// The mint's profile: announcements and its live 11467.
+    pub info: MintInfo,
     /// Events about the mint.
     pub events: u64,
     /// `created_at` of the first event about the mint.
@@ -339,16 +327,20 @@ pub async fn mint_cores(
             chain: stats.chain,
             epoch_closes: stats.epoch_closes,
             urls: row.try_get("urls")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            units: row.try_get("units")?,
-            nuts: nuts
-                .into_iter()
-                .filter_map(|n| u16::try_from(n).ok())
-                .collect(),
-            network: row.try_get("network")?,
-            mint_info: row.try_get("info_raw")?,
-            mint_info_event: row.try_get("info_event")?,
+            info: MintInfo {
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                units: row.try_get("units")?,
+                nuts: nuts
+                    .into_iter()
+                    .filter_map(|n| u16::try_from(n).ok())
+                    .collect(),
+                network: row.try_get("network")?,
+                mint_info: row.try_get("info_raw")?,
+                mint_info_event: row
+                    .try_get::<Option<Vec<u8>>, _>("info_event")?
+                    .map(hex::encode),
+            },
             events: count(row.try_get("event_count")?),
             first_seen: count(row.try_get("first_seen")?),
             last_seen: count(row.try_get("last_seen")?),
@@ -405,15 +397,7 @@ pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintRepo
         totals: core.totals,
         reviews: core.reviews,
         urls: core.urls,
-        info: MintInfo {
-            name: core.name,
-            description: core.description,
-            nuts: core.nuts,
-            units: core.units,
-            network: core.network,
-            mint_info: core.mint_info,
-            mint_info_event: core.mint_info_event.map(hex::encode),
-        },
+        info: core.info,
         chain: core.chain,
         epoch_closes: core.epoch_closes,
         announcements: announcements
