@@ -331,14 +331,7 @@ async fn kill_9_in_the_middle_of_ingest_loses_and_duplicates_nothing() {
         db.count("events").await
     );
     assert_eq!(db.count("events").await, served, "events stored twice");
-    let duplicate_burns: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT event_id, pos FROM burns
-                                GROUP BY event_id, pos HAVING count(*) > 1) d",
-    )
-    .fetch_one(db.store.pool())
-    .await
-    .expect("duplicates");
-    assert_eq!(duplicate_burns, 0);
+    assert_eq!(db.duplicate_burns().await, 0);
     let burns: u64 = sim
         .stats
         .values()

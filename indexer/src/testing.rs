@@ -68,6 +68,17 @@ impl TestDb {
             .expect("count")
     }
 
+    /// Burn entries stored more than once (same event and position): 0 unless ingest duplicated.
+    pub async fn duplicate_burns(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT event_id, pos FROM burns
+                                    GROUP BY event_id, pos HAVING count(*) > 1) d",
+        )
+        .fetch_one(self.store.pool())
+        .await
+        .expect("duplicate burns")
+    }
+
     /// Closes the store and drops the database.
     pub async fn drop(self) {
         self.store.close().await;
