@@ -73,33 +73,30 @@ const DURATION_BUCKETS: [f64; 12] = [
 ];
 
 /// Why the metrics recorder could not be installed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("metrics recorder: {0}")]
 pub struct MetricsError(String);
 
 /// The process-wide Prometheus recorder, installed on first call (later calls return the same
 /// handle). Fails only if another recorder was installed by someone else first.
 pub fn metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(h) = HANDLE.get() {
-        return Ok(h.clone());
-    }
-    let builder = PrometheusBuilder::new()
+    // Built and installed inside `get_or_init`, which makes concurrent first callers wait for
+    // the one that installs: they all get its handle (or its error), none races to install.
+    static HANDLE: OnceLock<Result<PrometheusHandle, MetricsError>> = OnceLock::new();
+    HANDLE.get_or_init(install_recorder).clone()
+}
+
+fn install_recorder() -> Result<PrometheusHandle, MetricsError> {
+    let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full("mintwatch_http_request_duration_seconds".into()),
             &DURATION_BUCKETS,
         )
-        .map_err(|e| MetricsError(e.to_string()))?;
-    let recorder = builder.build_recorder();
+        .map_err(|e| MetricsError(e.to_string()))?
+        .build_recorder();
     let handle = recorder.handle();
-    // Two threads may race here; the loser's recorder is refused and it uses the winner's handle.
-    match metrics::set_global_recorder(recorder) {
-        Ok(()) => Ok(HANDLE.get_or_init(|| handle).clone()),
-        Err(e) => HANDLE
-            .get()
-            .cloned()
-            .ok_or_else(|| MetricsError(e.to_string())),
-    }
+    metrics::set_global_recorder(recorder).map_err(|e| MetricsError(e.to_string()))?;
+    Ok(handle)
 }
 
 /// Every route: method, path (axum and OpenAPI share the `{param}` syntax) and handler. The
