@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 
 use mintwatch_api::http::{served_routes, MAX_BODY_BYTES, MAX_QUERY_BYTES};
 use mintwatch_api::read::{
-    DirectoryPage, FindingsPage, GlobalStats, LiveStats, MintReport, MintSummary, ReviewsPage,
-    SpentEntry,
+    check_spent, DirectoryPage, FindingsPage, GlobalStats, LiveStats, MintReport, MintSummary,
+    ReviewsPage, SpentEntry, SpentLookups,
 };
 use mintwatch_api::{metrics_recorder, ApiState};
 use mintwatch_indexer::store::MIGRATOR;
@@ -206,6 +206,7 @@ async fn the_api_serves_what_the_indexer_found() {
     findings_pages_carry_verifiable_evidence(&s, &sim).await;
     reviews_page_through(&s, &sim).await;
     spent_lookups_agree_with_the_wallets(&s, &sim).await;
+    concurrent_spent_lookups_are_merged_and_exact(&db).await;
     events_are_served_verbatim(&s, &sim).await;
     stats_count_the_store(&s, &db, &sim, &relay.url).await;
     health_and_readiness(&s).await;
@@ -751,6 +752,83 @@ async fn reviews_page_through(s: &Server, sim: &Simulation) {
     // Each review is a stored, verifiable 38000.
     let event = fetch_event(s, &all[0].event_id).await;
     assert_eq!(event.kind, 38000);
+}
+
+/// Many lookups at once through [`SpentLookups`] get exactly what each would get alone from
+/// [`check_spent`] (burnt, double-spent and unknown `Y`s, repeats within a request), in their own
+/// order, while fewer statements than requests run.
+async fn concurrent_spent_lookups_are_merged_and_exact(db: &TestDb) {
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar(
+        "(SELECT y FROM burns ORDER BY y LIMIT 300)
+         UNION ALL (SELECT y FROM findings WHERE y IS NOT NULL LIMIT 20)",
+    )
+    .fetch_all(db.store.pool())
+    .await
+    .expect("stored Ys");
+    let mut ys: Vec<Point> = stored
+        .iter()
+        .map(|b| Point::from_bytes(b).expect("a stored point"))
+        .collect();
+    assert!(ys.len() > 300, "burns and double-spent Ys to ask about");
+    ys.extend((0..100u32).map(|i| {
+        mintwatch_protocol::ecash::hash_to_curve(format!("never burnt {i}").as_bytes())
+            .expect("a point")
+    }));
+    let requests: Vec<Vec<Point>> = (0..ys.len())
+        .map(|i| {
+            // 1 to 3 Ys, the third a repeat of the first.
+            let mut r = vec![ys[i]];
+            if i % 3 > 0 {
+                r.push(ys[(i * 7 + 1) % ys.len()]);
+            }
+            if i % 3 > 1 {
+                r.push(ys[i]);
+            }
+            r
+        })
+        .collect();
+    // Every request at once, each in its own task, as concurrent HTTP handlers would ask.
+    let spawn_all = |lookups: &SpentLookups, requests: &[Vec<Point>]| -> Vec<_> {
+        requests
+            .iter()
+            .map(|r| {
+                let (lookups, r) = (lookups.clone(), r.clone());
+                tokio::spawn(async move { lookups.check(r).await })
+            })
+            .collect()
+    };
+    let lookups = SpentLookups::new(db.store.clone());
+    let tasks = spawn_all(&lookups, &requests);
+    let mut burnt = 0;
+    for (task, request) in tasks.into_iter().zip(&requests) {
+        let merged = task.await.expect("task").expect("merged lookup");
+        let alone = check_spent(&db.store, request).await.expect("lookup");
+        assert_eq!(merged, alone, "{request:?}");
+        burnt += merged.iter().filter(|e| !e.burnt.is_empty()).count();
+    }
+    assert!(burnt > 300, "{burnt} burnt answers");
+    let counts = lookups.counts();
+    assert_eq!(counts.requests, requests.len() as u64);
+    assert!(
+        counts.statements < counts.requests,
+        "{} requests took {} statements: nothing was merged",
+        counts.requests,
+        counts.statements
+    );
+
+    // A failing store answers every waiting request with an error; none hangs.
+    let closed = mintwatch_indexer::store::Store::connect(&db.url)
+        .await
+        .expect("a second pool");
+    closed.pool().close().await;
+    let lookups = SpentLookups::new(closed);
+    for task in spawn_all(&lookups, &requests[..20]) {
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("answered, not hung")
+            .expect("task");
+        assert!(answer.is_err(), "a closed pool cannot answer");
+    }
 }
 
 async fn spent_lookups_agree_with_the_wallets(s: &Server, sim: &Simulation) {

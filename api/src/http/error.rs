@@ -95,6 +95,7 @@ impl From<ReadError> for ApiError {
         match e {
             ReadError::BadCursor(_) | ReadError::Invalid(_) => ApiError::BadRequest(e.to_string()),
             ReadError::Store(s) => ApiError::Store(s),
+            ReadError::Merged(why) => ApiError::Internal(why),
         }
     }
 }

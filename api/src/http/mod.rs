@@ -32,7 +32,7 @@ use mintwatch_indexer::store::Store;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use openapi::ApiDoc;
 
-use crate::read::LiveStats;
+use crate::read::{LiveStats, SpentLookups};
 
 /// Largest request body accepted (a batch of 1,000 `Y`s is about 70 KB).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
@@ -44,6 +44,8 @@ pub const MAX_QUERY_BYTES: usize = 2 * 1024;
 pub struct ApiState {
     /// The store the indexer writes.
     pub store: Store,
+    /// Spent lookups over `store`, merged across concurrent requests.
+    pub spent: SpentLookups,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// The indexer's live counters, when it runs in this process.
@@ -54,6 +56,7 @@ impl ApiState {
     /// A state over `store`, rendering metrics from `metrics` (see [`metrics_recorder`]).
     pub fn new(store: Store, metrics: PrometheusHandle) -> Self {
         Self {
+            spent: SpentLookups::new(store.clone()),
             store,
             metrics,
             live: None,

@@ -10,7 +10,7 @@ use mintwatch_protocol::Point;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::ApiState;
-use crate::read::{self, SpentEntry, MAX_SPENT_YS};
+use crate::read::{SpentEntry, MAX_SPENT_YS};
 
 /// The batch lookup's body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -46,14 +46,14 @@ pub async fn one(
     ApiPath(y): ApiPath,
 ) -> Result<Json<SpentEntry>, ApiError> {
     let y = parse_y(&y, "Y")?;
-    let mut entries = read::check_spent(&state.store, &[y]).await?;
+    let mut entries = state.spent.check(vec![y]).await?;
     entries
         .pop()
         .map(Json)
         .ok_or_else(|| ApiError::Internal("check_spent answered nothing for one Y".into()))
 }
 
-/// Whether each of up to 1,000 `Y`s is burnt (one database query).
+/// Whether each of up to 1,000 `Y`s is burnt (one database query, shared with concurrent lookups).
 #[utoipa::path(
     post, path = "/v1/spent", tag = "spent",
     request_body = SpentRequest,
@@ -83,6 +83,6 @@ pub async fn batch(
         .map(|(i, s)| parse_y(s, &format!("Ys[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(SpentResponse {
-        results: read::check_spent(&state.store, &ys).await?,
+        results: state.spent.check(ys).await?,
     }))
 }

@@ -99,7 +99,7 @@ impl QueryService {
                 Err(ReadError::BadCursor(why) | ReadError::Invalid(why)) => {
                     Err(ServiceError::bad_request(why))
                 }
-                Err(e @ ReadError::Store(_)) => Err(internal(e)),
+                Err(e @ (ReadError::Store(_) | ReadError::Merged(_))) => Err(internal(e)),
             },
             Query::GetEvidence(p) => to_value(&self.evidence(&p.mint).await?),
         }

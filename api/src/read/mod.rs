@@ -20,7 +20,7 @@ pub use pages::{
     findings_page, reviews_page, FindingItem, FindingsFilter, FindingsPage, ReviewItem, ReviewsPage,
 };
 pub use report::{mint_cores, mint_report, MintCore, MintReport};
-pub use spent::{check_spent, SpentEntry, MAX_SPENT_YS};
+pub use spent::{check_spent, MergeCounts, SpentEntry, SpentLookups, MAX_SPENT_YS};
 pub use stats::{global_stats, GlobalStats, LiveStats};
 
 /// Why a read failed.
@@ -35,6 +35,10 @@ pub enum ReadError {
     /// The store failed (connection, statement, corrupt value): an internal error.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A merged lookup ([`SpentLookups`]) failed for every request in it: an internal error,
+    /// its cause as text (one failure answers many callers).
+    #[error("merged lookup: {0}")]
+    Merged(String),
 }
 
 impl From<sqlx::Error> for ReadError {
