@@ -397,6 +397,22 @@ async fn the_same_batch_twice_changes_nothing() {
     assert_eq!(table_counts(&db).await, counts);
     assert_eq!(db.store.mint_stats(&key).await.expect("stats"), stats);
     assert_eq!(db.store.mint(&key).await.expect("mint"), row);
+
+    // Old and new events in one batch (the events COPY fails on the stored ids and the batch
+    // falls back to the conflict-checked insert): only the new ones count, nothing is doubled.
+    let later = review(&Keys::generate(), &key, 5.0, "great", 2_010);
+    let mixed = StoreBatch {
+        events: vec![data.clone(), later.clone(), r.clone()],
+        seen_again: vec![],
+        cursors: vec![],
+        rejections: vec![],
+    };
+    let third = db.store.write_batch(&mixed).await.expect("mixed write");
+    assert_eq!(third.new_events, vec![later.event.id]);
+    assert_eq!((third.burns, third.new_sightings), (0, 1));
+    assert_eq!(db.count("burns").await, 1);
+    assert_eq!(db.count("reviews").await, 2);
+    assert_eq!(db.count("events").await, 6);
     db.drop().await;
 }
 

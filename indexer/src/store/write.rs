@@ -1,9 +1,10 @@
-//! [`Store::write_batch`]: one transaction per batch, one array-bound statement per table (and a
-//! binary `COPY` for burns, the table that takes 100k+ rows a second).
+//! [`Store::write_batch`]: one transaction per batch, one statement per table: binary `COPY` for
+//! the rows that cannot exist yet (events, burns, issued signatures, reviews, first sightings),
+//! array-bound upserts for the rest.
 //!
-//! Idempotence: `events` is inserted first with `ON CONFLICT DO NOTHING RETURNING id`, and every
-//! typed row (burns, issued signatures, chain links, announcements, reviews, statistics, ...) is
-//! written only for the ids that statement returned. A batch written twice therefore adds no rows
+//! Idempotence: `events` is written first, by `COPY` when every id is new and otherwise with
+//! `ON CONFLICT DO NOTHING RETURNING id`, and every typed row (burns, issued signatures, chain
+//! links, announcements, reviews, statistics, ...) is written only for the ids that were new. A batch written twice therefore adds no rows
 //! and no statistics the second time; sightings and cursors are upserts, so they converge too.
 //! Refusal counters are the one additive exception: they count deliveries, so a batch committed
 //! twice counts its refusals twice (only possible if a caller retries a commit that in fact
@@ -277,7 +278,7 @@ async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOu
     phase("reviews", t);
 
     let t = Instant::now();
-    let (new_sightings, sighted_mints) = insert_sightings(conn, batch).await?;
+    let (new_sightings, sighted_mints) = insert_sightings(conn, batch, &outcome.new_events).await?;
     outcome.new_sightings = new_sightings;
     changed.extend(sighted_mints);
     phase("sightings", t);
@@ -294,6 +295,11 @@ async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOu
     Ok(outcome)
 }
 
+/// Inserts the batch's events and returns the ids that were new. The common case, every event
+/// new (ingest dedups against memory and the store before verifying), is one binary `COPY`
+/// inside a savepoint; if some event is already stored (a second indexer, or a batch retried
+/// after a commit that did succeed) the `COPY` fails on the primary key, the savepoint is rolled
+/// back and the events go through `INSERT ... ON CONFLICT DO NOTHING RETURNING id` instead.
 async fn insert_events(
     conn: &mut PgConnection,
     events: &[&Verified],
@@ -301,6 +307,59 @@ async fn insert_events(
     if events.is_empty() {
         return Ok(HashSet::new());
     }
+    sqlx::query("SAVEPOINT events_copy")
+        .execute(&mut *conn)
+        .await?;
+    match copy_events(conn, events).await {
+        Ok(()) => {
+            sqlx::query("RELEASE SAVEPOINT events_copy")
+                .execute(&mut *conn)
+                .await?;
+            Ok(events.iter().map(|v| v.event.id).collect())
+        }
+        Err(StoreError::Database(e))
+            if e.as_database_error()
+                .is_some_and(|d| d.code().as_deref() == Some(UNIQUE_VIOLATION)) =>
+        {
+            sqlx::query("ROLLBACK TO SAVEPOINT events_copy")
+                .execute(&mut *conn)
+                .await?;
+            insert_new_events(conn, events).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// PostgreSQL's SQLSTATE for a duplicate key.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Writes `events` rows with a binary `COPY` (fails if any id is already stored).
+async fn copy_events(conn: &mut PgConnection, events: &[&Verified]) -> Result<(), StoreError> {
+    let bytes: usize = events.iter().map(|v| v.json.len() + 160).sum();
+    let mut copy = BinaryCopy::with_capacity(1, bytes);
+    for v in events {
+        copy.row(7);
+        copy.field(&v.event.id.0);
+        copy.field(&v.event.pubkey);
+        copy.field(&i32::from(v.event.kind).to_be_bytes());
+        copy.field(&bigint(v.event.created_at).to_be_bytes());
+        copy.field(v.json.as_bytes());
+        copy.optional_field(subject_mint(v).as_ref().map(|k| &k[..]));
+        copy.field(v.relay.as_bytes());
+    }
+    copy.send(
+        conn,
+        "COPY events (id, pubkey, kind, created_at, json, mint, first_relay)
+         FROM STDIN (FORMAT binary)",
+    )
+    .await
+}
+
+/// The `INSERT` path of [`insert_events`]: returns the ids that were not stored yet.
+async fn insert_new_events(
+    conn: &mut PgConnection,
+    events: &[&Verified],
+) -> Result<HashSet<EventId>, StoreError> {
     let n = events.len();
     let (mut ids, mut pubkeys, mut kinds_, mut created, mut jsons, mut mints, mut relays) = (
         Vec::with_capacity(n),
@@ -362,11 +421,20 @@ impl BinaryCopy {
         self.buf.extend_from_slice(&fields.to_be_bytes());
     }
 
-    /// One field, in the column type's binary form (every field here is at most 33 bytes).
+    /// One field, in the column type's binary form. Fields are at most one event's JSON, which
+    /// the protocol caps far below `i32::MAX` bytes.
     fn field(&mut self, bytes: &[u8]) {
         self.buf
             .extend_from_slice(&(bytes.len() as i32).to_be_bytes());
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// A field that may be NULL.
+    fn optional_field(&mut self, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => self.field(bytes),
+            None => self.buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
     }
 
     /// Sends the rows with `statement` (a `COPY ... FROM STDIN (FORMAT binary)`).
@@ -952,9 +1020,9 @@ async fn insert_reviews_and_deletions(
     let mut changed = Vec::new();
     let mut authors: BTreeSet<Key32> = BTreeSet::new();
 
-    let (mut r_id, mut r_author, mut r_d, mut r_kind, mut r_target, mut r_mint) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut r_rating, mut r_text, mut r_created) = (vec![], vec![], vec![]);
+    // Reviews of fresh events only, so no row can exist yet: a binary COPY, no conflict check.
+    let mut reviews = BinaryCopy::with_capacity(fresh.len(), 400);
+    let mut review_count = 0usize;
     let (mut d_id, mut d_author, mut d_created, mut d_target, mut d_coord) =
         (vec![], vec![], vec![], vec![], vec![]);
     for v in fresh {
@@ -963,15 +1031,17 @@ async fn insert_reviews_and_deletions(
                 authors.insert(v.event.pubkey);
                 let mint = review_target_mint(r).map(|k| *k.as_bytes());
                 changed.extend(mint);
-                r_id.push(v.event.id.0.to_vec());
-                r_author.push(v.event.pubkey.to_vec());
-                r_d.push(pg_text(v.event.tag_value("d").unwrap_or("")));
-                r_kind.push(i32::from(r.target_kind));
-                r_target.push(review_target_text(&r.target));
-                r_mint.push(mint.map(|m| m.to_vec()));
-                r_rating.push(r.rating);
-                r_text.push(pg_text(&r.text));
-                r_created.push(bigint(v.event.created_at));
+                reviews.row(9);
+                reviews.field(&v.event.id.0);
+                reviews.field(&v.event.pubkey);
+                reviews.field(pg_text(v.event.tag_value("d").unwrap_or("")).as_bytes());
+                reviews.field(&i32::from(r.target_kind).to_be_bytes());
+                reviews.field(review_target_text(&r.target).as_bytes());
+                reviews.optional_field(mint.as_ref().map(|m| &m[..]));
+                reviews.optional_field(r.rating.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
+                reviews.field(pg_text(&r.text).as_bytes());
+                reviews.field(&bigint(v.event.created_at).to_be_bytes());
+                review_count += 1;
             }
             Content::Deletion(del) => {
                 authors.insert(v.event.pubkey);
@@ -993,25 +1063,16 @@ async fn insert_reviews_and_deletions(
             _ => {}
         }
     }
-    if !r_id.is_empty() {
-        sqlx::query(
-            "INSERT INTO reviews
-                 (event_id, author, d, target_kind, target, target_mint, rating, text, created_at)
-             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int[], $5::text[],
-                                  $6::bytea[], $7::float8[], $8::text[], $9::bigint[])
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(r_id)
-        .bind(r_author)
-        .bind(r_d)
-        .bind(r_kind)
-        .bind(r_target)
-        .bind(r_mint)
-        .bind(r_rating)
-        .bind(r_text)
-        .bind(r_created)
-        .execute(&mut *conn)
-        .await?;
+    if review_count > 0 {
+        reviews
+            .send(
+                conn,
+                "COPY reviews
+                     (event_id, author, d, target_kind, target, target_mint, rating, text,
+                      created_at)
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
     }
     if !d_id.is_empty() {
         sqlx::query(
@@ -1066,11 +1127,17 @@ async fn insert_reviews_and_deletions(
 }
 
 /// (event, relay) sightings: the first relay of every event in the batch and the `seen_again`
-/// list. Returns how many were new and the mints of events that gained a relay.
+/// list. Returns how many were new and the mints of events that gained a relay (events new in
+/// this batch are not among them: the caller counts their mints already).
+///
+/// The sightings of events new in this batch cannot exist yet, so they go in with a binary
+/// `COPY`; only the others need the conflict check.
 async fn insert_sightings(
     conn: &mut PgConnection,
     batch: &StoreBatch,
+    new_events: &[EventId],
 ) -> Result<(u64, Vec<Key32>), StoreError> {
+    let new_events: HashSet<&EventId> = new_events.iter().collect();
     let mut pairs: HashSet<(&str, EventId)> = HashSet::new();
     for v in &batch.events {
         pairs.insert((&v.relay, v.event.id));
@@ -1078,8 +1145,25 @@ async fn insert_sightings(
     for (relay, id) in &batch.seen_again {
         pairs.insert((relay, *id));
     }
+    let (fresh, pairs): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .partition(|(_, id)| new_events.contains(id));
+    if !fresh.is_empty() {
+        let mut copy = BinaryCopy::with_capacity(fresh.len(), 120);
+        for (relay, id) in &fresh {
+            copy.row(2);
+            copy.field(&id.0);
+            copy.field(relay.as_bytes());
+        }
+        copy.send(
+            conn,
+            "COPY event_relays (event_id, relay) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    }
+    let fresh = fresh.len() as u64;
     if pairs.is_empty() {
-        return Ok((0, vec![]));
+        return Ok((fresh, vec![]));
     }
     let (ids, relays): (Vec<Vec<u8>>, Vec<&str>) =
         pairs.into_iter().map(|(r, id)| (id.0.to_vec(), r)).unzip();
@@ -1100,7 +1184,7 @@ async fn insert_sightings(
     .await?;
     let (count, mints) = rows.into_iter().next().unwrap_or((0, None));
     Ok((
-        u64::try_from(count).unwrap_or(0),
+        fresh + u64::try_from(count).unwrap_or(0),
         mints
             .unwrap_or_default()
             .into_iter()
