@@ -115,13 +115,14 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
             })
             .max_filter_limit(100_000),
     );
-    relay.run().await.context("cannot start the local relay")?;
-    let relay_url = relay
-        .url()
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
-        .to_string()
-        .trim_end_matches('/')
-        .to_string();
+        .context("cannot start the local relay")?;
+    let relay_url = format!("ws://{}", listener.local_addr()?);
+    let accept = tokio::spawn(mintwatch_indexer::local_relay::accept_nodelay(
+        listener,
+        relay.clone(),
+    ));
 
     let indexer = RunningIndexer::start(
         store.clone(),
@@ -216,6 +217,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let _ = http.await;
     nostr.stop().await;
     indexer.stop().await.context("ingest ended with an error")?;
+    accept.abort();
     relay.shutdown();
     store.close().await;
     Ok(())

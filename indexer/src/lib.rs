@@ -7,6 +7,8 @@
 pub mod analyze;
 pub mod crawl;
 pub mod ingest;
+#[cfg(feature = "local-relay")]
+pub mod local_relay;
 pub mod pipeline;
 pub mod service;
 pub mod store;

@@ -100,6 +100,7 @@ impl TestDb {
 pub struct TestRelay {
     relay: LocalRelay,
     db: Arc<MemoryDatabase>,
+    accept: tokio::task::JoinHandle<()>,
     /// `ws://127.0.0.1:<port>`.
     pub url: String,
 }
@@ -123,14 +124,17 @@ impl TestRelay {
             builder = builder.port(p);
         }
         let relay = LocalRelay::new(builder);
-        relay.run().await.expect("relay starts");
-        let url = relay
-            .url()
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0)))
             .await
-            .to_string()
-            .trim_end_matches('/')
-            .to_string();
-        TestRelay { relay, db, url }
+            .expect("relay port");
+        let url = format!("ws://{}", listener.local_addr().expect("relay address"));
+        let accept = tokio::spawn(crate::local_relay::accept_nodelay(listener, relay.clone()));
+        TestRelay {
+            relay,
+            db,
+            accept,
+            url,
+        }
     }
 
     /// Puts events straight into the relay's database (found by backfill). The relay does not
@@ -175,8 +179,9 @@ impl TestRelay {
             .collect()
     }
 
-    /// Stops the relay.
+    /// Stops the relay: no new connections, and the open ones are closed.
     pub fn shutdown(&self) {
+        self.accept.abort();
         self.relay.shutdown();
     }
 }
