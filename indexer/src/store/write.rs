@@ -333,27 +333,45 @@ async fn insert_events(
 /// PostgreSQL's SQLSTATE for a duplicate key.
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Writes `events` rows with a binary `COPY` (fails if any id is already stored).
+/// Writes `events` rows with a binary `COPY` (fails if any id is already stored). The rows are
+/// sent in pieces of [`COPY_CHUNK_BYTES`] as they are encoded, so a batch of large events (4919s
+/// of ≈ 320 KB each) is not held a second time as one `COPY` body.
 async fn copy_events(conn: &mut PgConnection, events: &[&Verified]) -> Result<(), StoreError> {
-    let bytes: usize = events.iter().map(|v| v.json.len() + 160).sum();
-    let mut copy = BinaryCopy::with_capacity(1, bytes);
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY events (id, pubkey, kind, created_at, json, mint, first_relay)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let mut rows = BinaryCopy::with_capacity(1, COPY_CHUNK_BYTES);
     for v in events {
-        copy.row(7);
-        copy.field(&v.event.id.0);
-        copy.field(&v.event.pubkey);
-        copy.field(&i32::from(v.event.kind).to_be_bytes());
-        copy.field(&bigint(v.event.created_at).to_be_bytes());
-        copy.field(v.json.as_bytes());
-        copy.optional_field(subject_mint(v).as_ref().map(|k| &k[..]));
-        copy.field(v.relay.as_bytes());
+        rows.row(7);
+        rows.field(&v.event.id.0);
+        rows.field(&v.event.pubkey);
+        rows.field(&i32::from(v.event.kind).to_be_bytes());
+        rows.field(&bigint(v.event.created_at).to_be_bytes());
+        rows.field(v.json.as_bytes());
+        rows.optional_field(subject_mint(v).as_ref().map(|k| &k[..]));
+        rows.field(v.relay.as_bytes());
+        if rows.buf.len() >= COPY_CHUNK_BYTES {
+            let piece = std::mem::replace(&mut rows.buf, Vec::with_capacity(COPY_CHUNK_BYTES));
+            if let Err(e) = copy.send(piece).await {
+                let _ = copy.abort(e.to_string()).await;
+                return Err(e.into());
+            }
+        }
     }
-    copy.send(
-        conn,
-        "COPY events (id, pubkey, kind, created_at, json, mint, first_relay)
-         FROM STDIN (FORMAT binary)",
-    )
-    .await
+    rows.end();
+    if let Err(e) = copy.send(rows.buf).await {
+        let _ = copy.abort(e.to_string()).await;
+        return Err(e.into());
+    }
+    copy.finish().await?;
+    Ok(())
 }
+
+/// How much `COPY` data [`copy_events`] encodes before sending it.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
 
 /// The `INSERT` path of [`insert_events`]: returns the ids that were not stored yet.
 async fn insert_new_events(
@@ -437,9 +455,14 @@ impl BinaryCopy {
         }
     }
 
+    /// Ends the rows (the binary format's trailer).
+    fn end(&mut self) {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+    }
+
     /// Sends the rows with `statement` (a `COPY ... FROM STDIN (FORMAT binary)`).
     async fn send(mut self, conn: &mut PgConnection, statement: &str) -> Result<(), StoreError> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        self.end();
         let mut copy = conn.copy_in_raw(statement).await?;
         if let Err(e) = copy.send(self.buf).await {
             // Abort so the connection leaves COPY mode; the transaction rolls back either way.
