@@ -34,9 +34,9 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -1078,22 +1078,14 @@ fn main() {
 
 async fn http_load(store: &Store, s: &Samples, routes: &[Route], db: &str, secs: f64) {
     {
-        let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
-            .env("MW_BENCH_ROLE", "server")
-            .env("MW_BENCH_DB_URL", format!("{}/{db}", server_url()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("server child starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("READY line");
-        let port: u16 = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("server child said {line:?}"));
+        let (mut child, f) = common::spawn_role(
+            "server",
+            &[("MW_BENCH_DB_URL", format!("{}/{db}", server_url()))],
+        );
+        let port: u16 = f
+            .first()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("server child said READY {f:?}"));
         let base = format!("http://127.0.0.1:{port}");
         println!("server: child process pid {}, {base}", child.id());
 

@@ -15,8 +15,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -90,27 +90,15 @@ fn config(url: String) -> IndexerConfig {
 }
 
 async fn one_size(target_burns: u64, sums: common::Sums) {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut child = Command::new(exe)
-        .env("MW_BENCH_ROLE", "relay")
-        .env("MW_BENCH_TARGET", target_burns.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("relay child starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("child stdout"))
-        .read_line(&mut line)
-        .expect("READY line");
-    let f: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(f.first(), Some(&"READY"), "child said {line:?}");
-    let url = f[1].to_string();
-    let served: u64 = f[2].parse().expect("served");
-    let burns: u64 = f[3].parse().expect("burns");
+    let (mut child, f) =
+        common::spawn_role("relay", &[("MW_BENCH_TARGET", target_burns.to_string())]);
+    let url = f[0].clone();
+    let served: u64 = f[1].parse().expect("served");
+    let burns: u64 = f[2].parse().expect("burns");
     println!(
         "corpus: {MINTS} mints, {} rounds, {served} events served, {burns} burns; generated in {} s, \
          loaded into the relay in {} s (neither counted)",
-        f[6], f[4], f[5]
+        f[5], f[3], f[4]
     );
     let child_pid = child.id().to_string();
 

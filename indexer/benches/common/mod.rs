@@ -311,3 +311,30 @@ impl Sums {
             .unwrap_or_default()
     }
 }
+
+/// Runs this bench binary again as a child in `role` (`MW_BENCH_ROLE`), with `envs` added,
+/// stdin and stdout piped (the child stops when its stdin closes), and waits for its first line,
+/// which must be `READY <fields...>`: returns the child and those fields.
+pub fn spawn_role(role: &str, envs: &[(&str, String)]) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("current exe");
+    let mut child = Command::new(exe)
+        .env("MW_BENCH_ROLE", role)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{role} child starts: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("child stdout"))
+        .read_line(&mut line)
+        .expect("READY line");
+    let mut words = line.split_whitespace().map(str::to_string);
+    assert_eq!(
+        words.next().as_deref(),
+        Some("READY"),
+        "{role} child said {line:?}"
+    );
+    (child, words.collect())
+}
