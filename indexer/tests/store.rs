@@ -176,13 +176,13 @@ async fn migrations_apply_on_an_empty_database() {
     }
     let (indexes,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM pg_indexes WHERE indexname IN
-         ('burns_y_idx', 'mints_search_idx', 'mints_search_trgm_idx', 'mints_rank_idx',
-          'mints_last_seen_idx')",
+         ('burns_y_idx', 'mints_search_idx', 'mints_search_short_trgm_idx', 'mints_rank_idx',
+          'mints_rank_sort_idx', 'mints_last_seen_idx')",
     )
     .fetch_one(db.store.pool())
     .await
     .expect("query");
-    assert_eq!(indexes, 5, "the API's indexes exist");
+    assert_eq!(indexes, 6, "the API's indexes exist");
     db.drop().await;
 }
 
@@ -853,7 +853,7 @@ async fn mint_identity_follows_the_live_11467() {
     .await
     .expect("query");
     let (by_fragment,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM mints WHERE search_text LIKE '%nfo.exam%'")
+        sqlx::query_as("SELECT count(*) FROM mints WHERE search_short LIKE '%nfo.exam%'")
             .fetch_one(db.store.pool())
             .await
             .expect("query");
