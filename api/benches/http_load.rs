@@ -55,7 +55,7 @@ use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
 use mintwatch_indexer::store::Store;
-use mintwatch_indexer::testing::{server_url, TestRelay};
+use mintwatch_indexer::testing::{connected_client, server_url, TestRelay};
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::ecash::hash_to_curve;
 use mintwatch_protocol::kinds;
@@ -409,11 +409,7 @@ async fn samples(store: &Store, rng: &mut StdRng) -> Samples {
 
 fn server_child() {
     let url = std::env::var("MW_BENCH_DB_URL").expect("MW_BENCH_DB_URL");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let store = Store::connect(&url).await.expect("connect");
         let state = ApiState::new(store, metrics_recorder().expect("recorder"));
@@ -655,10 +651,7 @@ struct Wallet {
 
 impl Wallet {
     async fn connect(relay: &str, service: nostr::PublicKey) -> Wallet {
-        let client = Client::default();
-        client.add_relay(relay).await.expect("relay url");
-        client.connect().await;
-        client.wait_for_connection(Duration::from_secs(5)).await;
+        let client = connected_client(relay).await;
         let notes = client.notifications();
         client
             .subscribe(
@@ -763,10 +756,7 @@ impl Wallet {
 /// event naming it: the service's path (hear a request, send an answer) without mintwatch code.
 async fn ponger(relay: &str, from: nostr::PublicKey) -> (Client, nostr::PublicKey) {
     let keys = Keys::generate();
-    let client = Client::default();
-    client.add_relay(relay).await.expect("relay url");
-    client.connect().await;
-    client.wait_for_connection(Duration::from_secs(5)).await;
+    let client = connected_client(relay).await;
     let mut notes = client.notifications();
     client
         .subscribe(Filter::new().kind(Kind::Custom(PING)).author(from), None)
@@ -856,13 +846,7 @@ async fn query_service(store: &Store, s: &Samples, rng: &mut StdRng) {
         )
         .await
         .expect("subscribe to pongs");
-    let sender = Client::default();
-    sender
-        .add_relay(relay.url.as_str())
-        .await
-        .expect("relay url");
-    sender.connect().await;
-    sender.wait_for_connection(Duration::from_secs(5)).await;
+    let sender = connected_client(&relay.url).await;
     wallet
         .client
         .subscribe(
@@ -1041,11 +1025,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10.0);
     let db = std::env::var("MW_BENCH_DB").unwrap_or_else(|_| "mintwatch_bench_http".into());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let store = bench_store(&db).await;
         let mut rng = StdRng::seed_from_u64(42);

@@ -19,7 +19,9 @@ use mintwatch_api::nostr::service::EvidenceResult;
 use mintwatch_api::nostr::{
     load_or_create_key, KeyFileError, NostrHandle, NostrService, RateLimit,
 };
-use mintwatch_indexer::testing::{index_simulation, small_simulation, wait_for, TestDb, TestRelay};
+use mintwatch_indexer::testing::{
+    connected_client, index_simulation, small_simulation, wait_for, TestDb, TestRelay,
+};
 use mintwatch_protocol::broadcast::{CashuData, GroupContents};
 use mintwatch_protocol::kinds::{ASSERTION, CASHU_DATA, LABEL, SERVICE_INFO, SERVICE_REQUEST};
 use mintwatch_protocol::output::nip44::{self, ConversationKey};
@@ -100,10 +102,7 @@ struct Wallet {
 
 impl Wallet {
     async fn connect(relay: &str, service: PublicKey) -> Wallet {
-        let client = Client::default();
-        client.add_relay(relay).await.expect("relay url");
-        client.connect().await;
-        client.wait_for_connection(Duration::from_secs(5)).await;
+        let client = connected_client(relay).await;
         let notes = client.notifications();
         client
             .subscribe(

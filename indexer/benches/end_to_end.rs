@@ -38,11 +38,7 @@ fn sim_config() -> SimConfig {
 /// The child: generate rounds until `burns` are published, load them into a relay, print
 /// `READY <url> <served events> <burns> <gen s> <load s>` and serve until stdin closes.
 fn relay_child(target_burns: u64) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let relay = TestRelay::start(None).await;
         let mut sim = Simulator::new(sim_config()).expect("valid simulation");
@@ -185,11 +181,7 @@ fn main() {
             .init();
     }
     println!("machine: {}", common::machine());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     // Peak RSS is per process, so each size runs in a process of its own.
     if sizes.len() > 1 {
         for s in sizes {

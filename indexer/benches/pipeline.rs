@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use nostr_sdk::prelude::{Client, Filter, Kind};
+use nostr_sdk::prelude::{Filter, Kind};
 use tokio::sync::mpsc;
 
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
-use mintwatch_indexer::testing::{TestDb, TestRelay};
+use mintwatch_indexer::testing::{connected_client, TestDb, TestRelay};
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::SignedEvent;
 
@@ -49,13 +49,7 @@ fn raw_verify_ceiling(events: &[SignedEvent]) -> f64 {
 async fn nostr_sdk_path(events: &[SignedEvent]) -> Duration {
     let relay = TestRelay::start(None).await;
     relay.store(events).await;
-    let client = Client::default();
-    client
-        .add_relay(relay.url.as_str())
-        .await
-        .expect("add relay");
-    client.connect().await;
-    client.wait_for_connection(Duration::from_secs(10)).await;
+    let client = connected_client(&relay.url).await;
     let filter = Filter::new()
         .kinds([Kind::Custom(38172), Kind::Custom(38000)])
         .limit(events.len());
@@ -154,11 +148,7 @@ fn main() {
         "corpus: {n} events (kinds 38172/38000, ~{avg} B JSON, {MINTS} mints), generated in {:.1} s (not counted)",
         gen.elapsed().as_secs_f64()
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let ceiling = raw_verify_ceiling(&events);
     println!(
         "  raw secp256k1 verify of this corpus, {} cores: {ceiling:.0} events/s (the ceiling of \

@@ -186,6 +186,16 @@ impl TestRelay {
     }
 }
 
+/// A nostr-sdk client connected to `url` (waits up to 10 s for the connection), as a wallet or
+/// another app would be.
+pub async fn connected_client(url: &str) -> nostr_sdk::Client {
+    let client = nostr_sdk::Client::default();
+    client.add_relay(url).await.expect("relay url");
+    client.connect().await;
+    client.wait_for_connection(Duration::from_secs(10)).await;
+    client
+}
+
 fn to_nostr(events: &[SignedEvent]) -> Vec<Event> {
     events
         .iter()

@@ -338,3 +338,12 @@ pub fn spawn_role(role: &str, envs: &[(&str, String)]) -> (std::process::Child, 
     );
     (child, words.collect())
 }
+
+/// The benches' tokio runtime: 2 workers, like the machine's 2 cores, timers and I/O enabled.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
