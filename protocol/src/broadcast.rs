@@ -148,6 +148,18 @@ impl GroupContents {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Every point of the group: the `Y`s of a `BURN`, the `B_` and `C_` of a `MINT`.
+    pub fn points(&self) -> impl Iterator<Item = &Point> {
+        let (burns, mints): (&[BurnEntry], &[MintEntry]) = match self {
+            GroupContents::Burn(v) => (v, &[]),
+            GroupContents::Mint(v) => (&[], v),
+        };
+        burns
+            .iter()
+            .map(|e| &e.y)
+            .chain(mints.iter().flat_map(|e| [&e.b_, &e.c_]))
+    }
 }
 
 impl CashuData {
@@ -407,10 +419,21 @@ fn cbor_text<'a>(value: &'a Cbor, field: &str) -> Result<&'a str, ParseError> {
     }
 }
 
-fn cbor_point(pairs: &[(Cbor, Cbor)], key: &str) -> Result<Point, ParseError> {
-    match map_require(pairs, key)? {
-        Cbor::Text(s) => Point::parse(s),
-        Cbor::Bytes(b) => Point::from_bytes(b),
+/// When a 4919's points are checked against the curve.
+#[derive(Clone, Copy)]
+enum CurveCheck {
+    /// Each point as it is read: names the first bad one.
+    EachPoint,
+    /// Not while reading: the caller checks the whole batch afterwards ([`crate::on_curve`]).
+    Deferred,
+}
+
+fn cbor_point(pairs: &[(Cbor, Cbor)], key: &str, check: CurveCheck) -> Result<Point, ParseError> {
+    match (map_require(pairs, key)?, check) {
+        (Cbor::Text(s), CurveCheck::EachPoint) => Point::parse(s),
+        (Cbor::Bytes(b), CurveCheck::EachPoint) => Point::from_bytes(b),
+        (Cbor::Text(s), CurveCheck::Deferred) => Point::parse_curve_unchecked(s),
+        (Cbor::Bytes(b), CurveCheck::Deferred) => Point::from_bytes_curve_unchecked(b),
         _ => Err(ParseError::malformed(
             key,
             "expected 66-hex text or 33 bytes",
@@ -446,7 +469,7 @@ fn parse_entries<T>(
         .collect()
 }
 
-fn parse_group(pairs: &[(Cbor, Cbor)]) -> Result<DataGroup, ParseError> {
+fn parse_group(pairs: &[(Cbor, Cbor)], check: CurveCheck) -> Result<DataGroup, ParseError> {
     let epoch = Epoch::from_i128(cbor_int(map_require(pairs, "epoch")?, "epoch")?)
         .map_err(|e| renamed(e, "epoch"))?;
     let event = match cbor_text(map_require(pairs, "event")?, "event")? {
@@ -467,14 +490,14 @@ fn parse_group(pairs: &[(Cbor, Cbor)]) -> Result<DataGroup, ParseError> {
     let contents = match event {
         DataEvent::Burn => GroupContents::Burn(parse_entries(entries, |m| {
             Ok(BurnEntry {
-                y: cbor_point(m, "Y")?,
+                y: cbor_point(m, "Y", check)?,
                 amount: cbor_amount(m)?,
             })
         })?),
         DataEvent::Mint => GroupContents::Mint(parse_entries(entries, |m| {
             Ok(MintEntry {
-                b_: cbor_point(m, "B_")?,
-                c_: cbor_point(m, "C_")?,
+                b_: cbor_point(m, "B_", check)?,
+                c_: cbor_point(m, "C_", check)?,
                 amount: cbor_amount(m)?,
             })
         })?),
@@ -524,11 +547,26 @@ impl CashuData {
                 },
             ));
         }
-        groups
-            .iter()
-            .enumerate()
-            .map(|(i, group)| entry_map(group).and_then(parse_group).map_err(at(i)))
-            .collect()
+        let parse_all = |check| {
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, group)| {
+                    entry_map(group)
+                        .and_then(|pairs| parse_group(pairs, check))
+                        .map_err(at(i))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        if let Ok(parsed) = parse_all(CurveCheck::Deferred) {
+            let points = parsed.iter().flat_map(|g| g.contents.points());
+            if crate::on_curve::all_on_curve(points.map(Point::as_bytes)) {
+                return Ok(parsed);
+            }
+        }
+        // Something is wrong: read again checking each point as it comes, so the error is the
+        // first in document order, whether it is a point off the curve or anything else.
+        parse_all(CurveCheck::EachPoint)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod event;
 pub mod findings;
 pub mod kinds;
 pub mod nip87;
+pub mod on_curve;
 pub mod output;
 pub mod reputation;
 pub mod simulate;

@@ -96,10 +96,23 @@ impl Point {
 
     /// From 33 bytes, checking the prefix and that the point is on the curve.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ParseError> {
+        let point = Self::from_bytes_curve_unchecked(bytes)?;
+        PublicKey::from_slice(&point.0)
+            .map_err(|_| ParseError::new("point", Reason::NotOnCurve))?;
+        Ok(point)
+    }
+
+    /// From 66-hex, checking the length only. The caller must check the curve before the point
+    /// leaves the crate (the 4919 decoder checks a whole batch at once, see [`crate::on_curve`]).
+    pub(crate) fn parse_curve_unchecked(s: &str) -> Result<Self, ParseError> {
+        Ok(Self(decode_hex::<33>("point", s)?))
+    }
+
+    /// From 33 bytes, checking the length only; see [`Point::parse_curve_unchecked`].
+    pub(crate) fn from_bytes_curve_unchecked(bytes: &[u8]) -> Result<Self, ParseError> {
         let arr: [u8; 33] = bytes.try_into().map_err(|_| {
             ParseError::malformed("point", format!("expected 33 bytes, found {}", bytes.len()))
         })?;
-        PublicKey::from_slice(&arr).map_err(|_| ParseError::new("point", Reason::NotOnCurve))?;
         Ok(Self(arr))
     }
 

@@ -722,6 +722,23 @@ fn cashu_data_off_curve_point_names_its_path() {
     ])]);
     let err = expect_err(CashuData::decode_content(&b64_cbor(&Cbor::Array(vec![g]))));
     assert_eq!(err.reason, Reason::NotOnCurve);
+    // The points are checked as a batch after reading; the error is still the first in document
+    // order: an off-curve Y before a bad amount is what is named, and the other way round.
+    let off_curve = cbor_map(vec![("Y", text(&off_curve_hex())), ("amount", int(1))]);
+    let bad_amount = burn_entry_text(&point(3), 0);
+    for (entries, reason) in [
+        (vec![off_curve.clone(), bad_amount.clone()], "not_on_curve"),
+        (vec![bad_amount, off_curve], "out_of_range"),
+    ] {
+        let g = burn_group(entries);
+        let err = expect_err(CashuData::decode_content(&b64_cbor(&Cbor::Array(vec![g]))));
+        assert_eq!(err.reason.label(), reason);
+        assert!(
+            err.field.starts_with("content[0].contents[0]"),
+            "{}",
+            err.field
+        );
+    }
 }
 
 #[test]

@@ -200,3 +200,45 @@ fn bip340_any_length_rejects_bit_flips_and_other_lengths_on_valid_rows() {
     }
     common::report(FILE, checked);
 }
+
+/// The rows' public keys include one off the curve and one at or above the field size: the batch
+/// curve check (`on_curve`, used when decoding a 4919) must judge each, with either prefix, as
+/// libsecp256k1 does, alone and hidden in a batch of the rows' valid keys.
+#[test]
+fn bip340_public_keys_through_the_batch_curve_check() {
+    use mintwatch_protocol::on_curve::all_on_curve;
+    let compressed: Vec<[u8; 33]> = rows()
+        .iter()
+        .flat_map(|row| {
+            [0x02u8, 0x03].map(|prefix| {
+                let mut point = [prefix; 33];
+                point[1..].copy_from_slice(&row.public_key);
+                point
+            })
+        })
+        .collect();
+    let valid: Vec<[u8; 33]> = compressed
+        .iter()
+        .copied()
+        .filter(|p| PublicKey::from_slice(p).is_ok())
+        .collect();
+    let mut refused = 0;
+    for point in &compressed {
+        let expected = PublicKey::from_slice(point).is_ok();
+        assert_eq!(all_on_curve([point]), expected, "{}", hex::encode(point));
+        let mut batch = valid.clone();
+        batch.insert(batch.len() / 2, *point);
+        assert_eq!(
+            all_on_curve(&batch),
+            expected,
+            "{} in a batch",
+            hex::encode(point)
+        );
+        refused += usize::from(!expected);
+    }
+    assert!(
+        refused >= 4,
+        "the file's off-curve and out-of-range keys were not exercised"
+    );
+    common::report(FILE, compressed.len());
+}
