@@ -71,7 +71,8 @@ pub enum Content {
 /// An event whose id and signature verified and whose content parsed.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    /// The event.
+    /// The event. A 4919's `content` is emptied once decoded: read [`Verified::content`], or
+    /// [`Verified::json`] for the event as signed.
     pub event: SignedEvent,
     /// Its JSON, verbatim as received.
     pub json: Box<str>,
