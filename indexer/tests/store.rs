@@ -77,6 +77,7 @@ fn review(author: &Keys, mint: &MintKey, rating: f64, text: &str, created_at: u6
         },
         rating: Some(rating),
         text: text.to_string(),
+        target_mint: Some(*mint),
     };
     verified(
         author,

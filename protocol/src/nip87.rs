@@ -92,6 +92,10 @@ pub struct Recommendation {
     pub rating: Option<f64>,
     /// The review text (content without a `[N/5]` prefix).
     pub text: String,
+    /// The mint key the target names: the `d` of a 38172 coordinate, or a bare `d`, when the
+    /// review is about a mint (`k` = 38172) and that `d` is a valid key. Checked once here (the
+    /// key check is a square root) rather than wherever the review is used.
+    pub target_mint: Option<MintKey>,
 }
 
 /// A parsed NIP-09 deletion request.
@@ -331,12 +335,28 @@ impl Recommendation {
             .filter(|v| v.len() == 1 || v.get(1).is_some_and(|scale| scale.trim() == "5"))
             .find_map(|v| v.first().and_then(|n| rating_value(n)));
         let (prefix_rating, text) = split_rating_prefix(&event.content);
+        let target_mint = target_mint(target_kind, &target);
         Ok(Self {
             target_kind,
             target,
             rating: tag_rating.or(prefix_rating),
             text: text.to_string(),
+            target_mint,
         })
+    }
+}
+
+/// See [`Recommendation::target_mint`].
+fn target_mint(target_kind: u16, target: &ReviewTarget) -> Option<MintKey> {
+    if target_kind != MINT_ANNOUNCEMENT {
+        return None;
+    }
+    match target {
+        ReviewTarget::Coordinate { kind, d, .. } if *kind == MINT_ANNOUNCEMENT => {
+            MintKey::parse(d).ok()
+        }
+        ReviewTarget::D(d) => MintKey::parse(d).ok(),
+        _ => None,
     }
 }
 

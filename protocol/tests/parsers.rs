@@ -532,6 +532,32 @@ fn review_for_other_apps_is_not_for_us() {
 }
 
 #[test]
+fn review_target_mint_is_the_key_a_mint_review_names() {
+    let mint = Keys::generate().public_key().to_hex();
+    let author = Keys::generate().public_key().to_hex();
+    let coord = format!("38172:{author}:{mint}");
+    let cases: [(&[&[&str]], Option<&str>); 6] = [
+        // The `d` of a 38172 coordinate, or a bare `d`, when it is a valid key.
+        (&[&["k", "38172"], &["a", &coord]], Some(&mint)),
+        (&[&["k", "38172"], &["d", &mint]], Some(&mint)),
+        // Not a key: 64 hex that is no x coordinate (above the field size), or a name.
+        (&[&["k", "38172"], &["d", &"f".repeat(64)]], None),
+        (&[&["k", "38172"], &["d", "mintd"]], None),
+        // About a federation, or a URL: no mint key.
+        (&[&["k", "38173"], &["d", &mint]], None),
+        (&[&["k", "38172"], &["u", "https://mint.example"]], None),
+    ];
+    for (tags, expected) in cases {
+        let r = review(tags, "").expect("parses");
+        assert_eq!(
+            r.target_mint.map(|k| k.to_hex()).as_deref(),
+            expected,
+            "{tags:?}"
+        );
+    }
+}
+
+#[test]
 fn review_target_precedence() {
     let author = Keys::generate().public_key().to_hex();
     let coord = format!("38172:{author}:mintd");

@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
 use mintwatch_protocol::broadcast::GroupContents;
-use mintwatch_protocol::kinds;
-use mintwatch_protocol::nip87::{AnnouncedMint, Recommendation, ReviewTarget};
+use mintwatch_protocol::nip87::AnnouncedMint;
 use mintwatch_protocol::{EventId, MintKey};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -39,7 +38,7 @@ fn subject_mint(v: &Verified) -> Option<Key32> {
             AnnouncedMint::Key(k) => Some(*k.as_bytes()),
             AnnouncedMint::Opaque(_) => None,
         },
-        Content::Recommendation(r) => review_target_mint(r).map(|k| *k.as_bytes()),
+        Content::Recommendation(r) => r.target_mint.map(|k| *k.as_bytes()),
         Content::FedimintAnnouncement(_) | Content::Deletion(_) => None,
     }
 }
@@ -54,19 +53,6 @@ fn lists_mint(v: &Verified) -> bool {
             | Content::MintInfo(_)
             | Content::MintAnnouncement(_)
     )
-}
-
-fn review_target_mint(r: &Recommendation) -> Option<MintKey> {
-    if r.target_kind != kinds::MINT_ANNOUNCEMENT {
-        return None;
-    }
-    match &r.target {
-        ReviewTarget::Coordinate { kind, d, .. } if *kind == kinds::MINT_ANNOUNCEMENT => {
-            MintKey::parse(d).ok()
-        }
-        ReviewTarget::D(d) => MintKey::parse(d).ok(),
-        _ => None,
-    }
 }
 
 /// Whether `(created_at, id)` beats `(other_created_at, other_id)` for a replaceable slot:
@@ -1052,7 +1038,7 @@ async fn insert_reviews_and_deletions(
         match &v.content {
             Content::Recommendation(r) => {
                 authors.insert(v.event.pubkey);
-                let mint = review_target_mint(r).map(|k| *k.as_bytes());
+                let mint = r.target_mint.map(|k| *k.as_bytes());
                 changed.extend(mint);
                 reviews.row(9);
                 reviews.field(&v.event.id.0);
