@@ -19,6 +19,36 @@ fn decode_hex<const N: usize>(field: &str, s: &str) -> Result<[u8; N], ParseErro
     Ok(out)
 }
 
+// Keys this thread has found on the curve, at most `KNOWN_ON_CURVE_MAX`. The same few mint keys
+// come back in every announcement and review (a 38172's `d`, a 38000's target), and each check is
+// a square root, about 4 µs: a cache hit is a hash lookup. Only keys found valid are kept, and
+// the set is emptied when full, so the worst case is the uncached check.
+thread_local! {
+    static KNOWN_ON_CURVE: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// How many keys each thread's on-curve cache holds (see `KNOWN_ON_CURVE`).
+const KNOWN_ON_CURVE_MAX: usize = 4096;
+
+/// Whether `x` is the x coordinate of a point on secp256k1 (libsecp256k1's check, cached).
+fn x_only_on_curve(x: &[u8; 32]) -> bool {
+    KNOWN_ON_CURVE.with(|known| {
+        if known.borrow().contains(x) {
+            return true;
+        }
+        let on_curve = XOnlyPublicKey::from_slice(x).is_ok();
+        if on_curve {
+            let mut known = known.borrow_mut();
+            if known.len() >= KNOWN_ON_CURVE_MAX {
+                known.clear();
+            }
+            known.insert(*x);
+        }
+        on_curve
+    })
+}
+
 /// A mint's nostr key: the x-only (BIP-340) form of its NUT-06 `pubkey`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MintKey([u8; 32]);
@@ -46,8 +76,9 @@ impl MintKey {
 
     /// From 32 raw bytes, checking that they are the x coordinate of a curve point.
     pub fn from_x_only_bytes(bytes: [u8; 32]) -> Result<Self, ParseError> {
-        XOnlyPublicKey::from_slice(&bytes)
-            .map_err(|_| ParseError::new("mint_key", Reason::NotOnCurve))?;
+        if !x_only_on_curve(&bytes) {
+            return Err(ParseError::new("mint_key", Reason::NotOnCurve));
+        }
         Ok(Self(bytes))
     }
 
@@ -480,6 +511,31 @@ mod tests {
         assert_eq!(x, c);
         assert_eq!(x, c3);
         assert_eq!(x.to_hex(), G_X);
+    }
+
+    #[test]
+    fn the_on_curve_cache_answers_as_libsecp256k1_does_and_stays_bounded() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        // Random x: about half are on the curve. Asked twice, and past the cache's size so it
+        // empties at least once: every answer must be libsecp256k1's.
+        let xs: Vec<[u8; 32]> = (0..2 * KNOWN_ON_CURVE_MAX + 2000)
+            .map(|_| rng.gen())
+            .collect();
+        let mut valid = 0;
+        for round in 0..2 {
+            for x in &xs {
+                let expected = XOnlyPublicKey::from_slice(x).is_ok();
+                assert_eq!(
+                    MintKey::from_x_only_bytes(*x).is_ok(),
+                    expected,
+                    "round {round}"
+                );
+                valid += usize::from(expected && round == 0);
+            }
+        }
+        assert!(valid > KNOWN_ON_CURVE_MAX, "{valid} valid keys");
+        KNOWN_ON_CURVE.with(|known| assert!(known.borrow().len() <= KNOWN_ON_CURVE_MAX));
     }
 
     #[test]
