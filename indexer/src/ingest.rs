@@ -189,23 +189,30 @@ impl Ingest {
 
         let batcher = tokio::spawn(batch(deliveries, raw_tx, config.clone(), stats.clone()));
 
-        let check_store = store.clone();
-        let check_stats = stats.clone();
+        // Dedup and verify are two stages, so the store's "already have these ids?" query for
+        // batch n+1 runs while batch n is on the pool, which otherwise sat idle during it.
+        let (dedup_tx, mut dedup_rx) = mpsc::channel::<Deduped>(1);
+        let dedup_store = store.clone();
+        let dedup_stats = stats.clone();
+        let dedup_pool = pool.clone();
         let dedup_capacity = config.dedup_capacity;
-        let checker = tokio::spawn(async move {
+        let deduper = tokio::spawn(async move {
             let mut dedup = Dedup::new(dedup_capacity);
             while let Some(raw) = raw_rx.recv().await {
                 metrics::gauge!("mintwatch_queue_depth", "stage" => "verify")
                     .set(raw_rx.len() as f64);
-                let batch = check(
-                    raw,
-                    &pool,
-                    &check_store,
-                    &mut dedup,
-                    &mut known,
-                    &check_stats,
-                )
-                .await?;
+                let batch =
+                    dedup_batch(raw, &dedup_pool, &dedup_store, &mut dedup, &dedup_stats).await?;
+                if dedup_tx.send(batch).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), IngestError>(())
+        });
+        let check_stats = stats.clone();
+        let checker = tokio::spawn(async move {
+            while let Some(deduped) = dedup_rx.recv().await {
+                let batch = verify_batch(deduped, &pool, &mut known, &check_stats).await?;
                 if let (Some(f), false) = (&on_new_mint_keys, batch.1.is_empty()) {
                     f(&batch.1);
                 }
@@ -275,10 +282,14 @@ impl Ingest {
         let checked = checker
             .await
             .map_err(|e| IngestError::Pool(e.to_string()))?;
+        let deduped = deduper
+            .await
+            .map_err(|e| IngestError::Pool(e.to_string()))?;
         batcher.abort();
         stored?;
         result?;
-        checked
+        checked?;
+        deduped
     }
 }
 
@@ -341,15 +352,24 @@ async fn batch(
     }
 }
 
-/// Decode, dedup (memory, then store), verify and parse one batch.
-async fn check(
+/// A batch past dedup: the events left to verify, and what the store needs besides.
+struct Deduped {
+    fresh: Vec<Decoded>,
+    seen_again: Vec<(RelayUrl, EventId)>,
+    cursors: Vec<Cursor>,
+    rejections: Vec<Rejection>,
+    /// Time spent decoding and deduplicating (the verify histogram adds the rest).
+    took: Duration,
+}
+
+/// Decode and dedup (memory, then store) one batch.
+async fn dedup_batch(
     raw: RawBatch,
     pool: &Arc<rayon::ThreadPool>,
     store: &Store,
     dedup: &mut Dedup,
-    known: &mut KnownMintKeys,
     stats: &IngestStats,
-) -> Result<(StoreBatch, Vec<[u8; 32]>), IngestError> {
+) -> Result<Deduped, IngestError> {
     let RawBatch {
         events,
         cursors,
@@ -364,7 +384,7 @@ async fn check(
             .increment(n);
     }
     metrics::histogram!("mintwatch_verify_batch_size").record(events.len() as f64);
-    let verify_started = Instant::now();
+    let started = Instant::now();
     let (decoded, refused) = on_pool(pool, move || verify::decode(events)).await?;
     rejections.extend(refused.iter().cloned());
     stats
@@ -393,7 +413,30 @@ async fn check(
     stats
         .duplicates
         .fetch_add(seen_again.len() as u64, Ordering::Relaxed);
+    Ok(Deduped {
+        fresh,
+        seen_again,
+        cursors,
+        rejections,
+        took: started.elapsed(),
+    })
+}
 
+/// Verify and parse one deduplicated batch; also returns the mint keys it made known.
+async fn verify_batch(
+    deduped: Deduped,
+    pool: &Arc<rayon::ThreadPool>,
+    known: &mut KnownMintKeys,
+    stats: &IngestStats,
+) -> Result<(StoreBatch, Vec<[u8; 32]>), IngestError> {
+    let Deduped {
+        fresh,
+        seen_again,
+        cursors,
+        mut rejections,
+        took,
+    } = deduped;
+    let verify_started = Instant::now();
     let mut known_now = std::mem::take(known);
     let (checked, known_back) = on_pool(pool, move || {
         let checked = verify::verify_and_parse(fresh, &mut known_now);
@@ -402,7 +445,7 @@ async fn check(
     .await?;
     *known = known_back;
     metrics::histogram!("mintwatch_verify_batch_seconds")
-        .record(verify_started.elapsed().as_secs_f64());
+        .record((took + verify_started.elapsed()).as_secs_f64());
     // Refused events are forgotten by dedup: a later, valid copy of the same id cannot exist
     // (the id is a hash of the content), but a relay may resend it, and it should be counted.
     stats
