@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use nostr_sdk::prelude::{Filter, Kind};
-use tokio::sync::mpsc;
 
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
-use mintwatch_indexer::testing::{connected_client, TestDb, TestRelay};
+use mintwatch_indexer::testing::{connected_client, ingest_all, TestDb, TestRelay};
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::SignedEvent;
 
@@ -97,23 +96,17 @@ async fn pipeline_path(json: &[Box<str>], sums: &common::Sums) -> Duration {
     );
     let stats = ingest.stats();
     let relay: RelayUrl = Arc::from("ws://bench.invalid");
-    // The queue the service puts between crawl and ingest.
-    let (tx, rx) = mpsc::channel(1024);
     sums.reset();
     let start = Instant::now();
-    let run = tokio::spawn(ingest.run(rx));
-    for j in json {
-        tx.send(Delivery::Event {
+    // Through the same kind of bounded queue the service puts between crawl and ingest.
+    ingest_all(
+        ingest,
+        json.iter().map(|j| Delivery::Event {
             relay: relay.clone(),
             json: j.clone(),
-        })
-        .await
-        .expect("ingest is running");
-    }
-    drop(tx);
-    run.await
-        .expect("ingest task")
-        .expect("ingest ends cleanly");
+        }),
+    )
+    .await;
     let took = start.elapsed();
     let stored = stats.stored.load(Ordering::Relaxed);
     assert_eq!(stored, json.len() as u64, "every event stored");

@@ -394,7 +394,7 @@ async fn dedup_batch(
     let mut seen_again = Vec::new();
     let mut fresh: Vec<Decoded> = Vec::with_capacity(decoded.len());
     for d in decoded {
-        if dedup.insert(d.event.id) {
+        if dedup.insert(&d.event) {
             fresh.push(d);
         } else {
             seen_again.push((d.relay, d.event.id));
@@ -446,8 +446,6 @@ async fn verify_batch(
     *known = known_back;
     metrics::histogram!("mintwatch_verify_batch_seconds")
         .record((took + verify_started.elapsed()).as_secs_f64());
-    // Refused events are forgotten by dedup: a later, valid copy of the same id cannot exist
-    // (the id is a hash of the content), but a relay may resend it, and it should be counted.
     stats
         .rejected
         .fetch_add(checked.rejections.len() as u64, Ordering::Relaxed);

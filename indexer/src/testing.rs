@@ -331,3 +331,19 @@ pub async fn index_simulation(
         .expect("analysis");
     run
 }
+
+/// Runs `ingest` over `deliveries`, in order, until it has stored and analyzed them all.
+pub async fn ingest_all(
+    ingest: crate::ingest::Ingest,
+    deliveries: impl IntoIterator<Item = crate::pipeline::Delivery>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let run = tokio::spawn(ingest.run(rx));
+    for delivery in deliveries {
+        tx.send(delivery).await.expect("ingest is running");
+    }
+    drop(tx);
+    run.await
+        .expect("ingest task")
+        .expect("ingest ends cleanly");
+}

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use mintwatch_protocol::broadcast::{CashuData, FinEpoch, MintInfo};
 use mintwatch_protocol::event::verify_batch_by;
 use mintwatch_protocol::nip87::{Deletion, FedimintAnnouncement, MintAnnouncement, Recommendation};
-use mintwatch_protocol::{kinds, EventId, ParseError, Reason, SignedEvent};
+use mintwatch_protocol::{kinds, ParseError, Reason, SignedEvent};
 
 use crate::pipeline::{Content, Rejection, RelayUrl, Verified};
 
@@ -51,18 +51,24 @@ fn split<T>(results: Vec<Result<T, Rejection>>) -> (Vec<T>, Vec<Rejection>) {
     (ok, rejected)
 }
 
-/// Remembers recently seen event ids in two generations, so memory stays bounded: when the
-/// current generation is full it becomes the previous one and the oldest ids are forgotten (the
-/// store answers for those).
+/// Remembers recently seen events in two generations, so memory stays bounded: when the current
+/// generation is full it becomes the previous one and the oldest are forgotten (the store answers
+/// for those).
+///
+/// An event is remembered by its id *and* signature (as one 32-byte digest), not its id alone:
+/// a relay can send a copy of a real event with a broken signature (or a made-up event under a
+/// real event's id) before an honest relay sends the real one. Keyed by id, the forgery would be
+/// refused and the real event then dropped as its duplicate; keyed by both, the real event is
+/// new and is verified.
 #[derive(Debug)]
 pub struct Dedup {
-    current: HashSet<EventId>,
-    previous: HashSet<EventId>,
+    current: HashSet<[u8; 32]>,
+    previous: HashSet<[u8; 32]>,
     capacity: usize,
 }
 
 impl Dedup {
-    /// A dedup that remembers between `capacity` and `2 × capacity` ids.
+    /// A dedup that remembers between `capacity` and `2 × capacity` events.
     pub fn new(capacity: usize) -> Self {
         Self {
             current: HashSet::with_capacity(capacity.min(1 << 16)),
@@ -71,26 +77,25 @@ impl Dedup {
         }
     }
 
-    /// Whether `id` was seen recently.
-    pub fn contains(&self, id: &EventId) -> bool {
-        self.current.contains(id) || self.previous.contains(id)
+    fn key(event: &SignedEvent) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::new()
+            .chain_update(event.id.0)
+            .chain_update(event.sig)
+            .finalize()
+            .into()
     }
 
-    /// Records `id`; returns `true` if it was not seen recently.
-    pub fn insert(&mut self, id: EventId) -> bool {
-        if self.contains(&id) {
+    /// Records `event`; returns `true` if it (this id with this signature) was not seen recently.
+    pub fn insert(&mut self, event: &SignedEvent) -> bool {
+        let key = Self::key(event);
+        if self.current.contains(&key) || self.previous.contains(&key) {
             return false;
         }
         if self.current.len() >= self.capacity {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(id)
-    }
-
-    /// Forgets `id` (used when a batch could not be stored, so a redelivery is not dropped).
-    pub fn forget(&mut self, id: &EventId) {
-        self.current.remove(id);
-        self.previous.remove(id);
+        self.current.insert(key)
     }
 }
 
