@@ -45,7 +45,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             batch_size: 4096,
-            batch_bytes: 16 << 20,
+            batch_bytes: 8 << 20,
             linger: Duration::from_millis(50),
             dedup_capacity: 1 << 20,
             verify_threads: 0,
