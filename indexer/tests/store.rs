@@ -324,6 +324,30 @@ async fn write_batch_then_read_back() {
         db.store.event_relays(&id1).await.expect("relays"),
         vec![RELAY_A.to_string(), RELAY_B.to_string()]
     );
+    // An event's first relay is kept once, in `events`; `event_relays` holds the others only.
+    assert_eq!(db.count("event_relays").await, 1);
+    let again = db
+        .store
+        .write_batch(&StoreBatch {
+            seen_again: vec![
+                (relay(RELAY_A), id1),
+                (relay(RELAY_B), id1),
+                (relay(RELAY_A), id2),
+            ],
+            ..StoreBatch::default()
+        })
+        .await
+        .expect("sightings");
+    assert_eq!(again.new_sightings, 1, "only id2 on relay A is new");
+    assert_eq!(
+        again.changed_mints.into_iter().collect::<Vec<_>>(),
+        vec![key]
+    );
+    assert_eq!(db.count("event_relays").await, 2);
+    assert_eq!(
+        db.store.event_relays(&id2).await.expect("relays"),
+        vec![RELAY_A.to_string(), RELAY_B.to_string()]
+    );
 
     // Dedup sees what is stored, and nothing else.
     let unknown = EventId([7; 32]);

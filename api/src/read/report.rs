@@ -374,12 +374,14 @@ pub async fn mint_report(store: &Store, key: &MintKey) -> Result<Option<MintRepo
 
     // Through the per-mint indexes of the typed tables: `events.mint` has no index.
     let relays: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT relay FROM event_relays WHERE event_id IN (
+        "WITH ids AS (
              SELECT event_id FROM chain_links WHERE mint = $1
              UNION ALL SELECT event_id FROM fin_epochs WHERE mint = $1
              UNION ALL SELECT event_id FROM mint_infos WHERE mint = $1
              UNION ALL SELECT event_id FROM announcements WHERE mint = $1)
-         ORDER BY relay",
+         SELECT relay FROM event_relays WHERE event_id IN (SELECT event_id FROM ids)
+         UNION SELECT first_relay FROM events WHERE id IN (SELECT event_id FROM ids)
+         ORDER BY 1",
     )
     .bind(k)
     .fetch_all(pool)

@@ -250,10 +250,13 @@ pub async fn global_stats(
         refused: vec![],
         live: None,
     };
-    let seen: Vec<(String, i64)> =
-        sqlx::query_as("SELECT relay, count(*) FROM event_relays GROUP BY relay")
-            .fetch_all(pool)
-            .await?;
+    let seen: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT relay, count(*) FROM (
+                 SELECT relay FROM event_relays UNION ALL SELECT first_relay FROM events
+             ) seen GROUP BY relay",
+    )
+    .fetch_all(pool)
+    .await?;
     for (relay, n) in seen {
         relays
             .entry(relay.clone())

@@ -340,13 +340,17 @@ impl Store {
         .transpose()
     }
 
-    /// The relays an event was seen on, sorted.
+    /// The relays an event was seen on, sorted: its first relay (`events`) and the others
+    /// (`event_relays`).
     pub async fn event_relays(&self, id: &EventId) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT relay FROM event_relays WHERE event_id = $1 ORDER BY relay")
-                .bind(id.0.to_vec())
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT relay FROM event_relays WHERE event_id = $1
+             UNION SELECT first_relay FROM events WHERE id = $1
+             ORDER BY 1",
+        )
+        .bind(id.0.to_vec())
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 

@@ -10,7 +10,7 @@
 //! twice counts its refusals twice (only possible if a caller retries a commit that in fact
 //! succeeded; the numbers are diagnostics, not evidence).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use mintwatch_protocol::broadcast::GroupContents;
@@ -1135,9 +1135,10 @@ async fn insert_reviews_and_deletions(
     Ok(changed)
 }
 
-/// (event, relay) sightings: the first relay of every event in the batch and the `seen_again`
-/// list. Returns how many were new and the mints of events that gained a relay (events new in
-/// this batch are not among them: the caller counts their mints already).
+/// (event, relay) sightings of the batch beyond each event's first relay, which `events`
+/// already holds (`first_relay`): only other relays get an `event_relays` row. Returns how many
+/// sightings were new, first ones included, and the mints of events that gained a relay (events
+/// new in this batch are not among them: the caller counts their mints already).
 ///
 /// The sightings of events new in this batch cannot exist yet, so they go in with a binary
 /// `COPY`; only the others need the conflict check.
@@ -1147,8 +1148,11 @@ async fn insert_sightings(
     new_events: &[EventId],
 ) -> Result<(u64, Vec<Key32>), StoreError> {
     let new_events: HashSet<&EventId> = new_events.iter().collect();
+    // The first copy of an id in the batch is the one `write_in` stored, with its relay.
+    let mut first_relay: HashMap<EventId, &str> = HashMap::new();
     let mut pairs: HashSet<(&str, EventId)> = HashSet::new();
     for v in &batch.events {
+        first_relay.entry(v.event.id).or_insert(&v.relay);
         pairs.insert((&v.relay, v.event.id));
     }
     for (relay, id) in &batch.seen_again {
@@ -1157,9 +1161,14 @@ async fn insert_sightings(
     let (fresh, pairs): (Vec<_>, Vec<_>) = pairs
         .into_iter()
         .partition(|(_, id)| new_events.contains(id));
-    if !fresh.is_empty() {
-        let mut copy = BinaryCopy::with_capacity(fresh.len(), 120);
-        for (relay, id) in &fresh {
+    let fresh_count = fresh.len() as u64;
+    let others: Vec<_> = fresh
+        .into_iter()
+        .filter(|(relay, id)| first_relay.get(id) != Some(relay))
+        .collect();
+    if !others.is_empty() {
+        let mut copy = BinaryCopy::with_capacity(others.len(), 120);
+        for (relay, id) in &others {
             copy.row(2);
             copy.field(&id.0);
             copy.field(relay.as_bytes());
@@ -1170,16 +1179,16 @@ async fn insert_sightings(
         )
         .await?;
     }
-    let fresh = fresh.len() as u64;
     if pairs.is_empty() {
-        return Ok((fresh, vec![]));
+        return Ok((fresh_count, vec![]));
     }
     let (ids, relays): (Vec<Vec<u8>>, Vec<&str>) =
         pairs.into_iter().map(|(r, id)| (id.0.to_vec(), r)).unzip();
     let rows: Vec<(i64, Option<Vec<Vec<u8>>>)> = sqlx::query_as(
         "WITH ins AS (
              INSERT INTO event_relays (event_id, relay)
-             SELECT * FROM UNNEST($1::bytea[], $2::text[])
+             SELECT u.id, u.relay FROM UNNEST($1::bytea[], $2::text[]) AS u(id, relay)
+             WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = u.id AND e.first_relay = u.relay)
              ON CONFLICT DO NOTHING
              RETURNING event_id
          )
@@ -1193,7 +1202,7 @@ async fn insert_sightings(
     .await?;
     let (count, mints) = rows.into_iter().next().unwrap_or((0, None));
     Ok((
-        fresh + u64::try_from(count).unwrap_or(0),
+        fresh_count + u64::try_from(count).unwrap_or(0),
         mints
             .unwrap_or_default()
             .into_iter()
