@@ -166,10 +166,11 @@ const SPENT_LOOKUPS_IN_FLIGHT: usize = 4;
 /// instead of an unbounded queue).
 const SPENT_QUEUE_DEPTH: usize = 4_096;
 
-/// One caller's `Y`s and where its answer goes.
+/// One caller's `Y`s and where its answer goes: its entries, or why the merged lookup failed
+/// (the same text for every caller of that lookup).
 struct SpentRequest {
     ys: Vec<Point>,
-    reply: oneshot::Sender<Result<Vec<SpentEntry>, Arc<ReadError>>>,
+    reply: oneshot::Sender<Result<Vec<SpentEntry>, String>>,
 }
 
 /// Spent lookups merged across concurrent callers: the requests that arrive while
@@ -246,7 +247,7 @@ impl SpentLookups {
             .map_err(|_| ReadError::Merged("the lookup task stopped".into()))?;
         match answer.await {
             Ok(Ok(entries)) => Ok(entries),
-            Ok(Err(e)) => Err(ReadError::Merged(e.to_string())),
+            Ok(Err(why)) => Err(ReadError::Merged(why)),
             Err(_) => Err(ReadError::Merged("the lookup was dropped".into())),
         }
     }
@@ -304,9 +305,9 @@ async fn answer_merged(store: &Store, batch: Vec<SpentRequest>) {
             }
         }
         Err(e) => {
-            let e = Arc::new(e);
+            let why = e.to_string();
             for request in batch {
-                let _ = request.reply.send(Err(e.clone()));
+                let _ = request.reply.send(Err(why.clone()));
             }
         }
     }
