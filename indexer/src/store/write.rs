@@ -17,6 +17,7 @@ use mintwatch_protocol::broadcast::GroupContents;
 use mintwatch_protocol::nip87::AnnouncedMint;
 use mintwatch_protocol::{EventId, MintKey};
 use serde_json::json;
+use sqlx::postgres::PgCopyIn;
 use sqlx::PgConnection;
 
 use super::records::{self, BatchOutcome, NewFinding};
@@ -341,18 +342,11 @@ async fn copy_events(conn: &mut PgConnection, events: &[&Verified]) -> Result<()
         rows.field(v.relay.as_bytes());
         if rows.buf.len() >= COPY_CHUNK_BYTES {
             let piece = std::mem::replace(&mut rows.buf, Vec::with_capacity(COPY_CHUNK_BYTES));
-            if let Err(e) = copy.send(piece).await {
-                let _ = copy.abort(e.to_string()).await;
-                return Err(e.into());
-            }
+            copy = send_piece(copy, piece).await?;
         }
     }
     rows.end();
-    if let Err(e) = copy.send(rows.buf).await {
-        let _ = copy.abort(e.to_string()).await;
-        return Err(e.into());
-    }
-    copy.finish().await?;
+    send_piece(copy, rows.buf).await?.finish().await?;
     Ok(())
 }
 
@@ -449,15 +443,23 @@ impl BinaryCopy {
     /// Sends the rows with `statement` (a `COPY ... FROM STDIN (FORMAT binary)`).
     async fn send(mut self, conn: &mut PgConnection, statement: &str) -> Result<(), StoreError> {
         self.end();
-        let mut copy = conn.copy_in_raw(statement).await?;
-        if let Err(e) = copy.send(self.buf).await {
-            // Abort so the connection leaves COPY mode; the transaction rolls back either way.
-            let _ = copy.abort(e.to_string()).await;
-            return Err(e.into());
-        }
+        let copy = send_piece(conn.copy_in_raw(statement).await?, self.buf).await?;
         copy.finish().await?;
         Ok(())
     }
+}
+
+/// Sends one piece of a `COPY`'s data. On failure the `COPY` is aborted, so the connection
+/// leaves COPY mode (the transaction rolls back either way).
+async fn send_piece(
+    mut copy: PgCopyIn<&mut PgConnection>,
+    piece: Vec<u8>,
+) -> Result<PgCopyIn<&mut PgConnection>, StoreError> {
+    if let Err(e) = copy.send(piece).await {
+        let _ = copy.abort(e.to_string()).await;
+        return Err(e.into());
+    }
+    Ok(copy)
 }
 
 /// Writes burns rows with a binary `COPY`.
