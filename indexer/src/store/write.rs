@@ -265,7 +265,7 @@ async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOu
     phase("reviews", t);
 
     let t = Instant::now();
-    let (new_sightings, sighted_mints) = insert_sightings(conn, batch, &outcome.new_events).await?;
+    let (new_sightings, sighted_mints) = insert_sightings(conn, batch, &fresh).await?;
     outcome.new_sightings = new_sightings;
     changed.extend(sighted_mints);
     phase("sightings", t);
@@ -1147,14 +1147,13 @@ async fn insert_reviews_and_deletions(
 async fn insert_sightings(
     conn: &mut PgConnection,
     batch: &StoreBatch,
-    new_events: &[EventId],
+    fresh: &[&Verified],
 ) -> Result<(u64, Vec<Key32>), StoreError> {
-    let new_events: HashSet<&EventId> = new_events.iter().collect();
-    // The first copy of an id in the batch is the one `write_in` stored, with its relay.
-    let mut first_relay: HashMap<EventId, &str> = HashMap::new();
+    // The copies stored in this batch, with the relay `events` records as first.
+    let first_relay: HashMap<EventId, &str> =
+        fresh.iter().map(|v| (v.event.id, &*v.relay)).collect();
     let mut pairs: HashSet<(&str, EventId)> = HashSet::new();
     for v in &batch.events {
-        first_relay.entry(v.event.id).or_insert(&v.relay);
         pairs.insert((&v.relay, v.event.id));
     }
     for (relay, id) in &batch.seen_again {
@@ -1162,7 +1161,7 @@ async fn insert_sightings(
     }
     let (fresh, pairs): (Vec<_>, Vec<_>) = pairs
         .into_iter()
-        .partition(|(_, id)| new_events.contains(id));
+        .partition(|(_, id)| first_relay.contains_key(id));
     let fresh_count = fresh.len() as u64;
     let others: Vec<_> = fresh
         .into_iter()
