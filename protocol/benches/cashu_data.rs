@@ -70,13 +70,8 @@ fn main() {
     let raw: Vec<[u8; 33]> = data
         .groups
         .iter()
-        .flat_map(|g| match &g.contents {
-            GroupContents::Burn(v) => v.iter().map(|e| *e.y.as_bytes()).collect::<Vec<_>>(),
-            GroupContents::Mint(v) => v
-                .iter()
-                .flat_map(|e| [*e.b_.as_bytes(), *e.c_.as_bytes()])
-                .collect(),
-        })
+        .flat_map(|g| g.contents.points())
+        .map(|p| *p.as_bytes())
         .collect();
     println!(
         "one 4919 content: {} bytes of base64, {BURNS} burns + {ISSUED} issued = {points} points",
