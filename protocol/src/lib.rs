@@ -2,7 +2,7 @@
 //!
 //! The pure protocol library under mintwatch's I/O crates: no sockets, no database, no async.
 //! It turns the bytes that relays deliver into typed values, and typed values back into signed
-//! events, and it proves each step against the published vectors in `../shared/vectors/`.
+//! events, and it proves each step against the published vectors in `protocol/tests/vectors/`.
 //!
 //! - [`types`]: values that parse ([`MintKey`], [`Point`]/[`Y`], [`Amount`], [`Unit`], [`Epoch`],
 //!   [`KeysetId`], [`Network`]) so that nothing invalid passes the edge.

@@ -1,4 +1,4 @@
-//! Real NIP-87 events collected from relays (`../shared/vectors/nip87-real/`): the valid ones
+//! Real NIP-87 events collected from relays (`tests/vectors/nip87-real/`): the valid ones
 //! pass the event checks, one at a time and as a batch; the tampered ones and any change made
 //! after signing are refused.
 

@@ -98,7 +98,7 @@ fn kind_of(r: Result<impl std::fmt::Debug, ParseError>) -> &'static str {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Real events (../shared/vectors/nip87-real)
+// Real events (tests/vectors/nip87-real)
 
 enum Parsed {
     Mint(MintAnnouncement),

@@ -1,5 +1,5 @@
 //! The Cashu crypto of `mintwatch_protocol::ecash` against the NUT-00, NUT-02 and NUT-12 vectors
-//! in `../shared/vectors/`, read at run time.
+//! in `tests/vectors/`, read at run time.
 
 mod common;
 

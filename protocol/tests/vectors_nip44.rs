@@ -3,7 +3,7 @@
 //!
 //! `invalid.encrypt_msg_lengths` predates the 2026-06-28 amendment of NIP-44 (extended length
 //! prefix): its lengths above 65,535 are now valid, so they are checked to be ACCEPTED and to
-//! round-trip; the others must still be refused (see `../shared/vectors/SOURCES.md`).
+//! round-trip; the others must still be refused (see `tests/vectors/SOURCES.md`).
 
 mod common;
 

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-/// `../shared/vectors/` beside the repository (or `MINTWATCH_VECTORS` if set).
+/// `protocol/tests/vectors/`: the published vectors, copied unchanged with their `SOURCES.md`
+/// (or `MINTWATCH_VECTORS` if set, to run the same tests against another copy).
 pub fn vectors_dir() -> PathBuf {
     std::env::var_os("MINTWATCH_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
-        })
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors")))
 }
 
 /// Reads one vector file as JSON; panics with a clear message if it is missing or not JSON.
