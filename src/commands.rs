@@ -274,7 +274,7 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
     };
     info!(relays = ?args.relays, listen = %bound, nostr = nostr.is_some(),
           "mintwatch running; Ctrl-C or SIGTERM stops it");
-    shutdown_signal().await;
+    crate::shutdown::signal().await;
     info!("stopping: the batch in flight commits whole, cursors stay consistent");
     let _ = stop_http.send(());
     let _ = http.await;
@@ -284,28 +284,6 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
     indexer.stop().await.context("ingest ended with an error")?;
     info!("stopped cleanly");
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }
 
 async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {

@@ -204,10 +204,10 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         Some(d) => {
             tokio::select! {
                 _ = tokio::time::sleep(d) => {},
-                _ = crate::commands::shutdown_signal() => {},
+                _ = crate::shutdown::signal() => {},
             }
         }
-        None => crate::commands::shutdown_signal().await,
+        None => crate::shutdown::signal().await,
     }
     println!();
     info!("stopping");
