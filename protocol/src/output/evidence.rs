@@ -17,7 +17,7 @@
 
 use serde_json::{Map, Value};
 
-use super::recheck::ProtocolRecheck;
+use super::recheck::{FindingRecheck, NoRecheck, ProtocolRecheck, Recheck};
 use super::{sign, tag2, BuildError, LABEL_NAMESPACE};
 use crate::event::{EventId, SignedEvent, VerifyError};
 use crate::findings::FindingKind;
@@ -58,74 +58,6 @@ pub struct VerifiedEvidence {
     pub detail: Option<Value>,
     /// What the finding-specific re-check concluded.
     pub recheck: Recheck,
-}
-
-/// The outcome of a finding-specific re-check that did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recheck {
-    /// The embedded events' contents were parsed and show the finding.
-    Confirmed,
-    /// No re-check ran for this finding: only the structural checks hold.
-    NotChecked,
-}
-
-/// A finding-specific re-check over verified events: the hook for the 4919/1337/11467 parsers.
-///
-/// It runs last in [`verify_evidence_label_with`], after every structural check has passed, with
-/// the finding, the content's `Y` and `detail`, the `p` mint key, and the embedded events (ids and
-/// signatures already verified, authorship already checked). It returns
-/// `Ok(Recheck::Confirmed)` when the events' parsed contents show the finding,
-/// `Ok(Recheck::NotChecked)` when it has nothing to say about this finding, and `Err(why)` when
-/// the contents contradict the label. Closures of the same shape implement it.
-pub trait FindingRecheck {
-    /// Re-checks one finding from its evidence.
-    fn recheck(
-        &self,
-        finding: FindingKind,
-        mint: &MintKey,
-        y: Option<&Point>,
-        events: &[SignedEvent],
-        detail: Option<&Value>,
-    ) -> Result<Recheck, String>;
-}
-
-impl<F> FindingRecheck for F
-where
-    F: Fn(
-        FindingKind,
-        &MintKey,
-        Option<&Point>,
-        &[SignedEvent],
-        Option<&Value>,
-    ) -> Result<Recheck, String>,
-{
-    fn recheck(
-        &self,
-        finding: FindingKind,
-        mint: &MintKey,
-        y: Option<&Point>,
-        events: &[SignedEvent],
-        detail: Option<&Value>,
-    ) -> Result<Recheck, String> {
-        self(finding, mint, y, events, detail)
-    }
-}
-
-/// No finding-specific re-check: always [`Recheck::NotChecked`] (structural checks only).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRecheck;
-
-impl FindingRecheck for NoRecheck {
-    fn recheck(
-        &self,
-        _: FindingKind,
-        _: &MintKey,
-        _: Option<&Point>,
-        _: &[SignedEvent],
-        _: Option<&Value>,
-    ) -> Result<Recheck, String> {
-        Ok(Recheck::NotChecked)
-    }
 }
 
 /// Why a label does not verify.

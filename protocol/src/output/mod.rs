@@ -20,15 +20,14 @@ pub mod recheck;
 pub use assertion::{build_assertion, parse_assertion, MintAssertion};
 pub use evidence::{
     build_evidence_label, verify_evidence_label, verify_evidence_label_structure,
-    verify_evidence_label_with, Evidence, EvidenceError, FindingRecheck, NoRecheck, Recheck,
-    VerifiedEvidence,
+    verify_evidence_label_with, Evidence, EvidenceError, VerifiedEvidence,
 };
 pub use query::{
     build_request, build_response, build_service_info, open_request, open_response,
     parse_service_info, CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, Method, MintParam,
     OpenError, OpenedResponse, Query, Response, ServiceError, Sort, SpentStatus,
 };
-pub use recheck::{epoch_detail, ProtocolRecheck};
+pub use recheck::{epoch_detail, FindingRecheck, NoRecheck, ProtocolRecheck, Recheck};
 
 use crate::event::SignedEvent;
 use crate::ParseError;

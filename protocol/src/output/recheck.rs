@@ -24,12 +24,79 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::evidence::{FindingRecheck, Recheck};
 use crate::broadcast::{CashuData, FinEpoch, GroupContents, MintInfo};
 use crate::event::{EventId, SignedEvent};
 use crate::findings::FindingKind;
 use crate::kinds::{CASHU_DATA, FIN_EPOCH, MINT_INFO};
 use crate::types::{Epoch, MintKey, Point, Unit};
+
+/// The outcome of a finding-specific re-check that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recheck {
+    /// The embedded events' contents were parsed and show the finding.
+    Confirmed,
+    /// No re-check ran for this finding: only the structural checks hold.
+    NotChecked,
+}
+
+/// A finding-specific re-check over verified events: the hook for the 4919/1337/11467 parsers.
+///
+/// It runs last in [`verify_evidence_label_with`](super::verify_evidence_label_with), after every structural check has passed, with
+/// the finding, the content's `Y` and `detail`, the `p` mint key, and the embedded events (ids and
+/// signatures already verified, authorship already checked). It returns
+/// `Ok(Recheck::Confirmed)` when the events' parsed contents show the finding,
+/// `Ok(Recheck::NotChecked)` when it has nothing to say about this finding, and `Err(why)` when
+/// the contents contradict the label. Closures of the same shape implement it.
+pub trait FindingRecheck {
+    /// Re-checks one finding from its evidence.
+    fn recheck(
+        &self,
+        finding: FindingKind,
+        mint: &MintKey,
+        y: Option<&Point>,
+        events: &[SignedEvent],
+        detail: Option<&Value>,
+    ) -> Result<Recheck, String>;
+}
+
+impl<F> FindingRecheck for F
+where
+    F: Fn(
+        FindingKind,
+        &MintKey,
+        Option<&Point>,
+        &[SignedEvent],
+        Option<&Value>,
+    ) -> Result<Recheck, String>,
+{
+    fn recheck(
+        &self,
+        finding: FindingKind,
+        mint: &MintKey,
+        y: Option<&Point>,
+        events: &[SignedEvent],
+        detail: Option<&Value>,
+    ) -> Result<Recheck, String> {
+        self(finding, mint, y, events, detail)
+    }
+}
+
+/// No finding-specific re-check: always [`Recheck::NotChecked`] (structural checks only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRecheck;
+
+impl FindingRecheck for NoRecheck {
+    fn recheck(
+        &self,
+        _: FindingKind,
+        _: &MintKey,
+        _: Option<&Point>,
+        _: &[SignedEvent],
+        _: Option<&Value>,
+    ) -> Result<Recheck, String> {
+        Ok(Recheck::NotChecked)
+    }
+}
 
 /// The re-check of every finding from the embedded events' parsed contents (see the module
 /// docs). [`verify_evidence_label`](super::verify_evidence_label) uses it, so a label verifies
