@@ -12,7 +12,7 @@ use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::store::Store;
-use mintwatch_protocol::simulate::{SimConfig, Simulator};
+use mintwatch_sim::{SimConfig, Simulator};
 
 /// mintwatch: crawl relays for Cashu mints' announcements and signed spent logs, verify every
 /// signature, and find double-spends, forks, gaps, liabilities that do not add up and identities

@@ -3,19 +3,13 @@
 //! minute), the indexer, the HTTP API and the nostr outputs, with a live progress line.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use nostr_relay_builder::prelude::{
-    Event, MemoryDatabase, MemoryDatabaseOptions, NostrDatabase, RateLimit,
-};
-use nostr_relay_builder::{LocalRelay, RelayBuilder};
 use nostr_sdk::Client;
-use sqlx::Connection;
 use tracing::{info, warn};
 
 use mintwatch_api::nostr::{load_or_create_key, NostrService};
@@ -25,7 +19,9 @@ use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::store::Store;
-use mintwatch_protocol::simulate::{SimConfig, Simulator};
+use mintwatch_sim::{SimConfig, Simulator};
+use mintwatch_testkit::database::ensure_database;
+use mintwatch_testkit::TestRelay;
 
 /// Settings of the demo.
 #[derive(Debug, Clone)]
@@ -46,41 +42,6 @@ pub struct DemoConfig {
     pub duration: Option<Duration>,
 }
 
-/// Creates the database named in `url` if it does not exist (connecting to `postgres` on the
-/// same server).
-pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
-    let name = parsed.path().trim_start_matches('/').to_string();
-    anyhow::ensure!(
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-        "database name {name:?} must be letters, digits and '_'"
-    );
-    let mut admin_url = parsed.clone();
-    admin_url.set_path("/postgres");
-    let mut admin = sqlx::PgConnection::connect(admin_url.as_str())
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to PostgreSQL at {}",
-                crate::config::without_password(admin_url.as_str())
-            )
-        })?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
-    if !exists {
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .with_context(|| format!("cannot create database {name}"))?;
-        info!(database = %name, "database created");
-    }
-    admin.close().await?;
-    Ok(())
-}
-
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -90,7 +51,17 @@ fn now() -> u64 {
 
 /// Runs the demo until Ctrl-C/SIGTERM (or `duration`).
 pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
-    ensure_database(&config.database_url).await?;
+    let created = ensure_database(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot prepare the database {}",
+                crate::config::without_password(&config.database_url)
+            )
+        })?;
+    if created {
+        info!("database created");
+    }
     let store = Store::connect(&config.database_url)
         .await
         .context("cannot connect to the database")?;
@@ -101,28 +72,12 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let metrics = metrics_recorder().context("metrics recorder")?;
 
     // A real relay on loopback, with limits raised for one busy local publisher.
-    let relay_db = Arc::new(MemoryDatabase::with_opts(MemoryDatabaseOptions {
-        events: true,
-        max_events: None,
-    }));
-    let relay = LocalRelay::new(
-        RelayBuilder::default()
-            .addr(Ipv4Addr::LOCALHOST.into())
-            .database(relay_db.clone())
-            .rate_limit(RateLimit {
-                max_reqs: 1_000,
-                notes_per_minute: 1_000_000,
-            })
-            .max_filter_limit(100_000),
+    let relay = Arc::new(
+        TestRelay::try_start(None)
+            .await
+            .context("cannot start the local relay")?,
     );
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("cannot start the local relay")?;
-    let relay_url = format!("ws://{}", listener.local_addr()?);
-    let accept = tokio::spawn(mintwatch_indexer::local_relay::accept_nodelay(
-        listener,
-        relay.clone(),
-    ));
+    let relay_url = relay.url.clone();
 
     let indexer = RunningIndexer::start(
         store.clone(),
@@ -187,14 +142,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     println!("  Ctrl-C stops it");
     println!();
 
-    let publisher = tokio::spawn(publish_forever(
-        relay_url.clone(),
-        HostileRelay {
-            relay: relay.clone(),
-            db: relay_db,
-        },
-        config.clone(),
-    ));
+    let publisher = tokio::spawn(publish_forever(relay.clone(), config.clone()));
     let progress = tokio::spawn(progress_forever(
         store.clone(),
         indexer.ingest_stats().clone(),
@@ -217,37 +165,13 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let _ = http.await;
     nostr.stop().await;
     indexer.stop().await.context("ingest ended with an error")?;
-    accept.abort();
     relay.shutdown();
     store.close().await;
     Ok(())
 }
 
-/// The local relay's own store, to serve what the relay itself refuses to accept.
-struct HostileRelay {
-    relay: LocalRelay,
-    db: Arc<MemoryDatabase>,
-}
-
-impl HostileRelay {
-    /// Serves `event` as a relay that checks nothing would: stored and pushed to live
-    /// subscriptions, so the indexer meets (and rejects) forged events as it would in the wild.
-    async fn serve(&self, event: Event) {
-        match self.db.save_event(&event).await {
-            Ok(_) => {
-                self.relay.notify_event(event);
-            }
-            Err(e) => warn!(error = %e, "cannot serve a refused simulated event"),
-        }
-    }
-}
-
 /// Publishes a round of the simulation every `round_secs`, over a real websocket.
-async fn publish_forever(
-    relay_url: String,
-    hostile: HostileRelay,
-    config: DemoConfig,
-) -> anyhow::Result<()> {
+async fn publish_forever(relay: Arc<TestRelay>, config: DemoConfig) -> anyhow::Result<()> {
     let mut sim = Simulator::new(SimConfig {
         seed: now(),
         start_time: now(),
@@ -258,7 +182,7 @@ async fn publish_forever(
     })
     .context("simulation settings")?;
     let client = Client::default();
-    client.add_relay(&relay_url).await?;
+    client.add_relay(&relay.url).await?;
     client.connect().await;
     let mut tick = tokio::time::interval(Duration::from_secs(config.round_secs.max(5)));
     loop {
@@ -280,7 +204,9 @@ async fn publish_forever(
                 Err(_) => false,
             };
             if !accepted {
-                hostile.serve(event).await;
+                if let Err(e) = relay.serve_unchecked(&event).await {
+                    warn!(error = %e, "cannot serve a refused simulated event");
+                }
             }
         }
     }

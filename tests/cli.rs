@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::{log_field, Running};
 
-use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
-use mintwatch_protocol::simulate::{SimConfig, Simulation, Simulator};
+use mintwatch_sim::{SimConfig, Simulation, Simulator};
+use mintwatch_testkit::{wait_for, TestDb, TestRelay};
 
 /// The binary with none of its settings inherited from the environment of the test run.
 fn mintwatch() -> Command {

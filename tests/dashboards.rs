@@ -1,6 +1,7 @@
 //! Every metric a dashboard uses is exported: run the indexer and the API over simulated mints,
 //! scrape `/metrics`, and look for every metric named in every panel of `dashboards/*.json`.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
-use mintwatch_protocol::simulate::{SimConfig, Simulator};
+use mintwatch_sim::{SimConfig, Simulator};
+use mintwatch_testkit::{poll_until, wait_for, TestDb, TestRelay};
 
 /// Metric names in a PromQL expression (histogram series reduced to the histogram's name).
 fn metric_names(expr: &str) -> BTreeSet<String> {
@@ -140,29 +141,33 @@ async fn every_metric_a_dashboard_uses_is_exported() {
         .expect("directory");
     assert!(listing.status().is_success());
 
-    let mut missing = wanted.clone();
-    for _ in 0..50 {
-        let text = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("body");
-        missing.retain(|name| {
-            !text.lines().any(|l| {
-                !l.starts_with('#')
-                    && (l.starts_with(&format!("{name}{{"))
-                        || l.starts_with(&format!("{name} "))
-                        || l.starts_with(&format!("{name}_bucket")))
-            })
-        });
-        if missing.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let missing = RefCell::new(wanted.clone());
+    poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+        || async {
+            let text = client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("body");
+            let mut missing = missing.borrow_mut();
+            missing.retain(|name| {
+                !text.lines().any(|l| {
+                    !l.starts_with('#')
+                        && (l.starts_with(&format!("{name}{{"))
+                            || l.starts_with(&format!("{name} "))
+                            || l.starts_with(&format!("{name}_bucket")))
+                })
+            });
+            missing.is_empty()
+        },
+    )
+    .await;
+    let missing = missing.into_inner();
     let _ = stop.send(());
     let _ = server.await;
     indexer.stop().await.expect("stop");

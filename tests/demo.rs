@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::{free_port, Running};
-use mintwatch_indexer::testing::TestDb;
 use mintwatch_protocol::FindingKind;
+use mintwatch_testkit::{poll_until, wait_for, TestDb};
 
 /// Panels that must show data while the demo runs (by title): ingest rate, rejects, findings,
 /// HTTP latency. The demo publishes malformed and forged events, so rejects are never empty.
@@ -300,7 +301,7 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
     let _prometheus = Running::spawn("prometheus", command);
     let prometheus = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let ready = mintwatch_indexer::testing::wait_for(Duration::from_secs(30), || async {
+    let ready = wait_for(Duration::from_secs(30), || async {
         client
             .get(format!("{prometheus}/-/ready"))
             .send()
@@ -312,7 +313,7 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
 
     // The example request, once the directory has mints: run as printed, it answers the JSON
     // the README documents.
-    let listed = mintwatch_indexer::testing::wait_for(Duration::from_secs(60), || async {
+    let listed = wait_for(Duration::from_secs(60), || async {
         let page: Option<Value> = match client.get(url_of(&example)).send().await {
             Ok(r) => r.json().await.ok(),
             Err(_) => None,
@@ -363,29 +364,22 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
     // Until the core panels have data (and at least SCRAPES scrapes), and the demo has shown a
     // finding of every type (the README promises them within two minutes of the start): keep
     // the API busy meanwhile so the latency histogram moves.
-    let deadline = started + Duration::from_secs(120);
-    let mut missing: Vec<&str> = CORE_PANELS.to_vec();
-    let mut kinds_missing: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-    while !missing.is_empty()
-        || !kinds_missing.is_empty()
-        || scrapes(&client, &prometheus).await < SCRAPES
-    {
-        assert!(
-            Instant::now() < deadline,
-            "120 s after the start, core panels without data: {missing:?}, finding types not \
-             shown: {kinds_missing:?}\ndemo output:\n{}",
-            demo.output()
-        );
+    let missing: RefCell<Vec<&str>> = RefCell::new(CORE_PANELS.to_vec());
+    let kinds_missing: RefCell<Vec<&str>> =
+        RefCell::new(FindingKind::ALL.iter().map(|k| k.as_str()).collect());
+    let left = (started + Duration::from_secs(120)).saturating_duration_since(Instant::now());
+    let shown = poll_until(left, Duration::from_millis(500), || async {
         if let Ok(r) = client.get(format!("{base}/v1/stats")).send().await {
             let stats: Value = r.json().await.unwrap_or_default();
-            kinds_missing.retain(|k| {
+            kinds_missing.borrow_mut().retain(|k| {
                 stats["store"]["findings"][*k]["unresolved"]
                     .as_u64()
                     .is_none_or(|n| n == 0)
             });
         }
+        let titles = missing.borrow().clone();
         let mut still = Vec::new();
-        for title in missing {
+        for title in titles {
             let mut any = false;
             for q in queries.iter().filter(|q| q.title == title) {
                 any |= has_data(&query(&client, &prometheus, &q.expr).await);
@@ -394,9 +388,19 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
                 still.push(title);
             }
         }
-        missing = still;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        let done = still.is_empty() && kinds_missing.borrow().is_empty();
+        *missing.borrow_mut() = still;
+        done && scrapes(&client, &prometheus).await >= SCRAPES
+    })
+    .await;
+    assert!(
+        shown,
+        "120 s after the start, core panels without data: {:?}, finding types not shown: \
+         {:?}\ndemo output:\n{}",
+        missing.borrow(),
+        kinds_missing.borrow(),
+        demo.output()
+    );
 
     // Every panel: no query errors; the core ones with data.
     for q in &queries {

@@ -7,12 +7,12 @@ use std::time::Duration;
 use sqlx::Row;
 
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::testing::{
+use mintwatch_protocol::{EventId, FindingKind, MintKey};
+use mintwatch_sim::{RejectReason, Simulation};
+use mintwatch_testkit::{
     acceptable, index_simulation, indexer_config, small_simulation, wait_for, TestDb, TestRelay,
     AS_OF,
 };
-use mintwatch_protocol::simulate::{RejectReason, Simulation};
-use mintwatch_protocol::{EventId, FindingKind, MintKey};
 
 /// (finding, mint, proving events).
 type FindingSet = BTreeSet<(FindingKind, MintKey, BTreeSet<EventId>)>;

@@ -13,8 +13,6 @@
 
 #![allow(clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -24,21 +22,22 @@ use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::testing::{TestDb, TestRelay};
-use mintwatch_protocol::simulate::{SimConfig, Simulator};
+use mintwatch_sim::{SimConfig, Simulator};
+use mintwatch_testkit::stage_sums::Sums;
+use mintwatch_testkit::{bench, corpus, machine, TestDb, TestRelay};
 
 const MINTS: usize = 100;
 /// In the past, so backfill (which walks back from now) finds every event.
-const AS_OF: u64 = 1_790_000_000;
+const AS_OF: u64 = corpus::AS_OF;
 
 fn sim_config() -> SimConfig {
-    common::burns_sim_config(AS_OF, MINTS, Vec::new())
+    corpus::burns_sim_config(AS_OF, MINTS, Vec::new())
 }
 
 /// The child: generate rounds until `burns` are published, load them into a relay, print
 /// `READY <url> <served events> <burns> <gen s> <load s>` and serve until stdin closes.
 fn relay_child(target_burns: u64) {
-    let rt = common::runtime();
+    let rt = bench::runtime();
     rt.block_on(async {
         let relay = TestRelay::start(None).await;
         let mut sim = Simulator::new(sim_config()).expect("valid simulation");
@@ -47,7 +46,7 @@ fn relay_child(target_burns: u64) {
             let t = Instant::now();
             let events = sim.next_round();
             gen += t.elapsed();
-            burns += events.iter().map(common::burns_in).sum::<u64>();
+            burns += events.iter().map(corpus::burns_in).sum::<u64>();
             let t = Instant::now();
             relay.store(&events).await;
             load += t.elapsed();
@@ -85,9 +84,9 @@ fn config(url: String) -> IndexerConfig {
     }
 }
 
-async fn one_size(target_burns: u64, sums: common::Sums) {
+async fn one_size(target_burns: u64, sums: Sums) {
     let (mut child, f) =
-        common::spawn_role("relay", &[("MW_BENCH_TARGET", target_burns.to_string())]);
+        bench::spawn_role("relay", &[("MW_BENCH_TARGET", target_burns.to_string())]);
     let url = f[0].clone();
     let served: u64 = f[1].parse().expect("served");
     let burns: u64 = f[2].parse().expect("burns");
@@ -99,7 +98,7 @@ async fn one_size(target_burns: u64, sums: common::Sums) {
     let child_pid = child.id().to_string();
 
     let me = "self";
-    let rss_before = common::status_kib(me, "VmRSS").unwrap_or(0);
+    let rss_before = machine::status_kib(me, "VmRSS").unwrap_or(0);
     let db = TestDb::new().await;
     let start = Instant::now();
     let indexer = RunningIndexer::start(db.store.clone(), config(url))
@@ -118,8 +117,8 @@ async fn one_size(target_burns: u64, sums: common::Sums) {
                 start.elapsed().as_secs_f64(),
                 stats.received.load(Ordering::Relaxed),
                 (b - last.1) as f64 / last.0.elapsed().as_secs_f64(),
-                common::mib(common::status_kib(me, "VmRSS").unwrap_or(0)),
-                common::load()
+                machine::mib(machine::status_kib(me, "VmRSS").unwrap_or(0)),
+                machine::load()
             );
             last = (Instant::now(), b);
         }
@@ -129,8 +128,8 @@ async fn one_size(target_burns: u64, sums: common::Sums) {
     let took = start.elapsed();
     let stored = stats.stored.load(Ordering::Relaxed);
     let stored_burns = stats.burns.load(Ordering::Relaxed);
-    let peak = common::status_kib(me, "VmHWM").unwrap_or(0);
-    let relay_peak = common::status_kib(&child_pid, "VmHWM").unwrap_or(0);
+    let peak = machine::status_kib(me, "VmHWM").unwrap_or(0);
+    let relay_peak = machine::status_kib(&child_pid, "VmHWM").unwrap_or(0);
     drop(child.stdin.take());
     let _ = child.wait();
 
@@ -144,12 +143,12 @@ async fn one_size(target_burns: u64, sums: common::Sums) {
     );
     println!(
         "  {:>9.0} events/s, {:>9.0} burns/s; indexer peak RSS {:.0} MiB (VmHWM; {:.0} MiB before start), relay child peak RSS {:.0} MiB; load {}",
-        common::rate(stored, took),
-        common::rate(stored_burns, took),
-        common::mib(peak),
-        common::mib(rss_before),
-        common::mib(relay_peak),
-        common::load()
+        bench::rate(stored, took),
+        bench::rate(stored_burns, took),
+        machine::mib(peak),
+        machine::mib(rss_before),
+        machine::mib(relay_peak),
+        machine::load()
     );
     let (write_s, batches) = sums.get("mintwatch_db_write_seconds");
     let (analyze_s, _) = sums.get("mintwatch_analyze_seconds");
@@ -180,8 +179,8 @@ fn main() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .init();
     }
-    println!("machine: {}", common::machine());
-    let rt = common::runtime();
+    println!("machine: {}", machine::machine());
+    let rt = bench::runtime();
     // Peak RSS is per process, so each size runs in a process of its own.
     if sizes.len() > 1 {
         for s in sizes {
@@ -193,7 +192,7 @@ fn main() {
         }
         return;
     }
-    let sums = common::Sums::install();
+    let sums = Sums::install();
     rt.block_on(one_size(sizes[0], sums));
     let _ = std::io::stdout().flush();
     let _ = Write::flush(&mut std::io::stderr());

@@ -8,8 +8,6 @@
 
 #![allow(clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +18,10 @@ use nostr_sdk::prelude::{Filter, Kind};
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
-use mintwatch_indexer::testing::{connected_client, ingest_all, TestDb, TestRelay};
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::SignedEvent;
+use mintwatch_testkit::stage_sums::Sums;
+use mintwatch_testkit::{bench, connected_client, corpus, ingest_all, machine, TestDb, TestRelay};
 
 const MINTS: usize = 1_000;
 
@@ -31,7 +30,7 @@ const MINTS: usize = 1_000;
 fn raw_verify_ceiling(events: &[SignedEvent]) -> f64 {
     use rayon::prelude::*;
     use secp256k1::SECP256K1;
-    let prepared = common::raw_verify_inputs(events);
+    let prepared = bench::raw_verify_inputs(events);
     let mut best = Duration::MAX;
     for _ in 0..3 {
         let t = Instant::now();
@@ -42,7 +41,7 @@ fn raw_verify_ceiling(events: &[SignedEvent]) -> f64 {
         best = best.min(t.elapsed());
         assert_eq!(ok, events.len(), "every signature verifies");
     }
-    common::rate(events.len() as u64, best)
+    bench::rate(events.len() as u64, best)
 }
 
 /// nostr-sdk: a `Client` subscribed to a relay that holds the events, until it has them all.
@@ -73,7 +72,7 @@ async fn nostr_sdk_path(events: &[SignedEvent]) -> Duration {
 }
 
 /// mintwatch: deliveries straight into `Ingest::run`, until it has stored and analyzed them all.
-async fn pipeline_path(json: &[Box<str>], sums: &common::Sums) -> Duration {
+async fn pipeline_path(json: &[Box<str>], sums: &Sums) -> Duration {
     let db = TestDb::new().await;
     let analyzer = Analyzer::new(
         db.store.clone(),
@@ -129,10 +128,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let sums = common::Sums::install();
-    println!("machine: {}", common::machine());
+    let sums = Sums::install();
+    println!("machine: {}", machine::machine());
     let gen = Instant::now();
-    let events = common::small_events(n, MINTS);
+    let events = corpus::small_events(n, MINTS);
     let json: Vec<Box<str>> = events
         .iter()
         .map(|e| e.to_json().into_boxed_str())
@@ -142,7 +141,7 @@ fn main() {
         "corpus: {n} events (kinds 38172/38000, ~{avg} B JSON, {MINTS} mints), generated in {:.1} s (not counted)",
         gen.elapsed().as_secs_f64()
     );
-    let rt = common::runtime();
+    let rt = bench::runtime();
     let ceiling = raw_verify_ceiling(&events);
     println!(
         "  raw secp256k1 verify of this corpus, {} cores: {ceiling:.0} events/s (the ceiling of \
@@ -160,9 +159,9 @@ fn main() {
         let (mut sdk, mut ours) = (Duration::MAX, Duration::MAX);
         for round in 1..=rounds {
             let sdk_round = nostr_sdk_path(&events).await;
-            println!("  load: {}", common::load());
+            println!("  load: {}", machine::load());
             let ours_round = pipeline_path(&json, &sums).await;
-            println!("  load: {}", common::load());
+            println!("  load: {}", machine::load());
             println!(
                 "  round {round}/{rounds}: nostr-sdk {:.2} s, mintwatch {:.2} s ({:.2} ×)",
                 sdk_round.as_secs_f64(),
@@ -173,8 +172,8 @@ fn main() {
             ours = ours.min(ours_round);
         }
         let (sdk_r, ours_r) = (
-            common::rate(n as u64, sdk),
-            common::rate(n as u64, ours),
+            bench::rate(n as u64, sdk),
+            bench::rate(n as u64, ours),
         );
         println!("  best of {rounds} rounds each:");
         println!(

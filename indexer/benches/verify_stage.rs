@@ -7,8 +7,6 @@
 
 #![allow(clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +16,7 @@ use secp256k1::{Message, XOnlyPublicKey, SECP256K1};
 
 use mintwatch_indexer::pipeline::RelayUrl;
 use mintwatch_indexer::verify::{self, Decoded, KnownMintKeys};
+use mintwatch_testkit::{bench, corpus, machine};
 
 const EVENTS: usize = 16_384;
 /// Ingest's default batch size.
@@ -35,8 +34,8 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    println!("machine: {}", common::machine());
-    let events = common::small_events(EVENTS, 512);
+    println!("machine: {}", machine::machine());
+    let events = corpus::small_events(EVENTS, 512);
     let relay: RelayUrl = Arc::from("ws://bench");
     let raw: Vec<Vec<(RelayUrl, Box<str>)>> = events
         .chunks(BATCH)
@@ -47,7 +46,7 @@ fn main() {
         })
         .collect();
     let avg_len = raw.iter().flatten().map(|(_, j)| j.len()).sum::<usize>() / EVENTS;
-    let prepared = common::raw_verify_inputs(&events);
+    let prepared = bench::raw_verify_inputs(&events);
     let decoded: Vec<Vec<Decoded>> = raw
         .iter()
         .map(|b| {
@@ -157,5 +156,5 @@ fn main() {
         r(5) / ideal,
         r(5) / r(1)
     );
-    println!("  load after: {}", common::load());
+    println!("  load after: {}", machine::load());
 }

@@ -7,11 +7,7 @@
 pub mod analyze;
 pub mod crawl;
 pub mod ingest;
-#[cfg(feature = "local-relay")]
-pub mod local_relay;
 pub mod pipeline;
 pub mod service;
 pub mod store;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod verify;

@@ -242,7 +242,7 @@ pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Check
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mintwatch_protocol::simulate::{SimConfig, Simulator};
+    use mintwatch_sim::{SimConfig, Simulator};
 
     #[test]
     fn a_4919_keeps_its_content_decoded_and_in_the_verbatim_json_only() {

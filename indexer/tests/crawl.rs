@@ -11,8 +11,8 @@ use mintwatch_indexer::crawl::{
     reason, ConnState, CrawlConfig, CrawlStats, Crawler, MINT_AUTHORS_FILTER, PUBLIC_FILTER,
 };
 use mintwatch_indexer::pipeline::{Cursor, Delivery};
-use mintwatch_indexer::testing::TestRelay;
 use mintwatch_protocol::MintKey;
+use mintwatch_testkit::TestRelay;
 use nostr_relay_builder::prelude::{Event, EventBuilder, Keys, Kind, Tag, Timestamp};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};

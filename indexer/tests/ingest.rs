@@ -8,9 +8,9 @@ use std::time::Duration;
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
-use mintwatch_indexer::testing::{ingest_all, TestDb};
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::SignedEvent;
+use mintwatch_testkit::{ingest_all, TestDb};
 use nostr_relay_builder::prelude::{EventBuilder, Keys, Kind, Tag};
 
 fn announcement(keys: &Keys, i: usize) -> SignedEvent {

@@ -13,7 +13,9 @@
 //! - [`ecash`]: Cashu crypto: `hash_to_curve`, keyset ids, DLEQ.
 //! - [`findings`]: the names of what mintwatch can prove against a mint.
 //! - [`output`]: the events mintwatch publishes (NIP-85, NIP-32, the NIP-44 query service).
-//! - [`simulate`]: deterministic simulated mints, honest and misbehaving, for tests and the demo.
+//!
+//! The simulated mints that tests, benches and the demo publish are built on this crate in
+//! `mintwatch-sim` (`sim/`); nothing here depends on them.
 
 pub mod broadcast;
 pub mod ecash;
@@ -25,7 +27,6 @@ pub mod nip87;
 pub mod on_curve;
 pub mod output;
 pub mod reputation;
-pub mod simulate;
 pub mod types;
 
 pub use error::{ParseError, Reason};

@@ -9,7 +9,7 @@ use mintwatch_protocol::broadcast::{BurnEntry, CashuData, DataGroup, GroupConten
 use mintwatch_protocol::{Amount, Epoch, EventId, MintKey, Point, SignedEvent, Unit};
 use nostr::{EventBuilder, JsonUtil, Keys, Kind, Tag, Timestamp};
 
-pub use mintwatch_indexer::testing::TestDb;
+pub use mintwatch_testkit::TestDb;
 
 pub fn relay(url: &str) -> RelayUrl {
     Arc::from(url)

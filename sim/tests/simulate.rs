@@ -15,12 +15,12 @@ use mintwatch_protocol::broadcast::{
 use mintwatch_protocol::event::{EventId, SignedEvent};
 use mintwatch_protocol::findings::FindingKind;
 use mintwatch_protocol::kinds;
-use mintwatch_protocol::simulate::{
+use mintwatch_protocol::types::{Amount, Epoch, IdentityLevel, MintKey, Point, Unit};
+use mintwatch_protocol::Reason;
+use mintwatch_sim::{
     GroupTotals, MintRole, MisbehaviourKind, RejectReason, SimConfig, SimConfigError, Simulation,
     Simulator,
 };
-use mintwatch_protocol::types::{Amount, Epoch, IdentityLevel, MintKey, Point, Unit};
-use mintwatch_protocol::Reason;
 
 fn small_config(seed: u64) -> SimConfig {
     SimConfig {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::types::{MintKey, MintUrl, Point, Unit};
+use mintwatch_protocol::{MintKey, MintUrl, Point, Unit};
 
 /// The NUTs every simulated mint lists in its announcements.
 pub(crate) const NUTS: &str = "1,2,3,4,5,7,8,9,10,11,12";

@@ -8,8 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use secp256k1::SECP256K1;
 
-use super::wallet::derive;
-use crate::event::{compute_id, SignedEvent};
+use mintwatch_protocol::event::{compute_id, SignedEvent};
+
+use crate::wallet::derive;
 
 /// Builds and signs one event. Tags are given as plain string lists (name first).
 pub(crate) fn sign(

@@ -9,8 +9,8 @@ use cashu::dhke;
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
 use sha2::{Digest, Sha256};
 
-use crate::broadcast::{BurnEntry, MintEntry};
-use crate::types::{Amount, Epoch, MintKey, Point, Unit};
+use mintwatch_protocol::broadcast::{BurnEntry, MintEntry};
+use mintwatch_protocol::{Amount, Epoch, MintKey, Point, Unit};
 
 /// SHA-256 over a domain and length-prefixed parts, so that no two inputs share a preimage.
 pub(crate) fn derive(domain: &str, parts: &[&[u8]]) -> [u8; 32] {

@@ -14,8 +14,8 @@ use mintwatch_protocol::output::{
     build_evidence_label, epoch_detail, verify_evidence_label, verify_evidence_label_with,
     Evidence, FindingRecheck, ProtocolRecheck, Recheck,
 };
-use mintwatch_protocol::simulate::{MintRole, RejectReason, SimConfig, Simulation, Simulator};
 use mintwatch_protocol::{Epoch, FindingKind, MintKey, Point, Reason, Unit};
+use mintwatch_sim::{MintRole, RejectReason, SimConfig, Simulation, Simulator};
 use nostr::Keys;
 
 fn default_sim() -> &'static Simulation {
@@ -152,7 +152,7 @@ fn events_verify_and_parse_unless_rejected() {
 /// The evidence of one expected finding, as the indexer would publish it.
 fn evidence_for(
     by_id: &HashMap<EventId, &SignedEvent>,
-    f: &mintwatch_protocol::simulate::ExpectedFinding,
+    f: &mintwatch_sim::ExpectedFinding,
 ) -> Evidence {
     let detail = match (&f.unit, f.epoch) {
         (Some(unit), Some(epoch)) => Some(epoch_detail(unit, epoch)),

@@ -20,9 +20,9 @@ use mintwatch_api::read::{
 };
 use mintwatch_api::{metrics_recorder, ApiState};
 use mintwatch_indexer::store::MIGRATOR;
-use mintwatch_indexer::testing::{index_simulation, small_simulation, TestDb, TestRelay};
-use mintwatch_protocol::simulate::{MintRole, Simulation};
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent};
+use mintwatch_sim::{MintRole, Simulation};
+use mintwatch_testkit::{index_simulation, small_simulation, TestDb, TestRelay};
 
 /// A server on 127.0.0.1 over a store; stopped by [`Server::stop`].
 struct Server {

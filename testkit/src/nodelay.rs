@@ -1,5 +1,4 @@
-//! An in-process nostr relay (nostr-relay-builder's `LocalRelay`) served on a listener of our
-//! own, for the demo and the tests (feature `local-relay`).
+//! Serving nostr-relay-builder's `LocalRelay` on a listener of our own, with `TCP_NODELAY`.
 
 use nostr_relay_builder::LocalRelay;
 
@@ -9,7 +8,7 @@ use nostr_relay_builder::LocalRelay;
 /// waits ≈ 40 ms per answer: the relay writes its `OK` to the requester, the requester delays its
 /// ACK (it has nothing to send), and the answer written next sits in the relay's socket until
 /// that ACK comes (docs/PERFORMANCE.md §5). Public relays set `TCP_NODELAY`; so do we.
-pub async fn accept_nodelay(listener: tokio::net::TcpListener, relay: LocalRelay) {
+pub(crate) async fn accept_nodelay(listener: tokio::net::TcpListener, relay: LocalRelay) {
     while let Ok((mut stream, addr)) = listener.accept().await {
         let relay = relay.clone();
         tokio::spawn(async move {

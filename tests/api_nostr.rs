@@ -19,9 +19,6 @@ use mintwatch_api::nostr::service::EvidenceResult;
 use mintwatch_api::nostr::{
     load_or_create_key, KeyFileError, NostrHandle, NostrService, RateLimit,
 };
-use mintwatch_indexer::testing::{
-    connected_client, index_simulation, small_simulation, wait_for, TestDb, TestRelay,
-};
 use mintwatch_protocol::broadcast::{CashuData, GroupContents};
 use mintwatch_protocol::kinds::{ASSERTION, CASHU_DATA, LABEL, SERVICE_INFO, SERVICE_REQUEST};
 use mintwatch_protocol::output::nip44::{self, ConversationKey};
@@ -30,8 +27,11 @@ use mintwatch_protocol::output::{
     CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, Method, MintParam, Query, Recheck,
     Response, Sort,
 };
-use mintwatch_protocol::simulate::{MintRole, Simulation};
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent, Unit};
+use mintwatch_sim::{MintRole, Simulation};
+use mintwatch_testkit::{
+    connected_client, index_simulation, small_simulation, wait_for, TestDb, TestRelay,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
