@@ -12,6 +12,7 @@
 //! - [`broadcast`]: the Nostr Broadcast kinds (11467 mint identity, 4919 batches, 1337 epochs).
 //! - [`ecash`]: Cashu crypto: `hash_to_curve`, keyset ids, DLEQ.
 //! - [`findings`]: the names of what mintwatch can prove against a mint.
+//! - [`relay_message`]: NIP-01 relay → client messages, read without copying events.
 //! - [`output`]: the events mintwatch publishes (NIP-85, NIP-32, the NIP-44 query service).
 //!
 //! The simulated mints that tests, benches and the demo publish are built on this crate in
@@ -22,10 +23,13 @@ pub mod ecash;
 pub mod error;
 pub mod event;
 pub mod findings;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod kinds;
 pub mod nip87;
 pub mod on_curve;
 pub mod output;
+pub mod relay_message;
 pub mod reputation;
 pub mod types;
 

@@ -36,7 +36,6 @@
 
 mod known_mints;
 mod paging;
-mod relay_message;
 mod relay_task;
 mod stats;
 mod throttle;

@@ -17,11 +17,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::known_mints::KnownMints;
 use super::paging::{Offer, Pager, Step};
-use super::relay_message::{EventHead, RelayMessage, Unreadable};
 use super::stats::{ConnState, RelayStats};
 use super::throttle::{Take, Throttle};
 use super::{reason, CrawlConfig, MINT_AUTHORS_FILTER, PUBLIC_FILTER};
 use crate::pipeline::{Cursor, Delivery, RelayUrl};
+use mintwatch_protocol::relay_message::{EventHead, RelayMessage, Unreadable};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
