@@ -140,9 +140,12 @@ pub fn evidence_label(data: &[u8]) {
     }
 }
 
+/// A harness: takes any bytes, returns normally or panics on a bug.
+pub type Harness = fn(&[u8]);
+
 /// Every harness of this module, by name: the fuzz targets and the property tests use the
 /// same table.
-pub const HARNESSES: [(&str, fn(&[u8])); 7] = [
+pub const HARNESSES: [(&str, Harness); 7] = [
     ("relay_message", relay_message),
     ("event_json", event_json),
     ("event_contents", event_contents),
