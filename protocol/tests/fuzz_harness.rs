@@ -15,9 +15,12 @@ use proptest::prelude::*;
 
 const CASES: u32 = 192;
 
+/// Inputs of one harness: its name and real inputs for it.
+type Seeds = (&'static str, Vec<Vec<u8>>);
+
 /// Real inputs for a harness, by harness name.
 fn seeds(harness: &str) -> &'static [Vec<u8>] {
-    static ALL: OnceLock<Vec<(&'static str, Vec<Vec<u8>>)>> = OnceLock::new();
+    static ALL: OnceLock<Vec<Seeds>> = OnceLock::new();
     let all = ALL.get_or_init(|| {
         let mut events: Vec<Vec<u8>> = Vec::new();
         for file in [
