@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use mintwatch_api::read::LiveStats;
 use mintwatch_api::{metrics_recorder, serve, ApiState};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
@@ -12,6 +11,10 @@ use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_indexer::testing::{wait_for, TestDb, TestRelay};
 use mintwatch_protocol::simulate::{SimConfig, Simulator};
+
+#[allow(dead_code)]
+#[path = "../src/live.rs"]
+mod live;
 
 /// Metric names in a PromQL expression (histogram series reduced to the histogram's name).
 fn metric_names(expr: &str) -> BTreeSet<String> {
@@ -123,10 +126,8 @@ async fn every_metric_a_dashboard_uses_is_exported() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = ApiState::new(db.store.clone(), metrics).with_live_stats(LiveStats::new(
-        indexer.ingest_stats().clone(),
-        Some(indexer.crawl_stats().clone()),
-    ));
+    let state =
+        ApiState::new(db.store.clone(), metrics).with_live_stats(live::live_stats(&indexer));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;

@@ -54,7 +54,6 @@ use mintwatch_api::{metrics_recorder, serve, ApiState};
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
-use mintwatch_indexer::store::Store;
 use mintwatch_indexer::testing::{connected_client, server_url, TestRelay};
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::ecash::hash_to_curve;
@@ -64,6 +63,7 @@ use mintwatch_protocol::output::{
 };
 use mintwatch_protocol::simulate::{Misbehaviour, SimConfig, Simulator};
 use mintwatch_protocol::{MintKey, Point, SignedEvent};
+use mintwatch_store::Store;
 
 /// Burns and mints the store must hold (the corpus).
 const MIN_BURNS: i64 = 1_000_000;

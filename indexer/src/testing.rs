@@ -21,7 +21,7 @@ use crate::analyze::AnalyzeConfig;
 use crate::crawl::CrawlConfig;
 use crate::ingest::IngestConfig;
 use crate::service::IndexerConfig;
-use crate::store::Store;
+use mintwatch_store::Store;
 
 /// The PostgreSQL server for tests, without a database name: `MINTWATCH_TEST_PG`, or the local
 /// server with trust auth.
