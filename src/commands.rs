@@ -11,8 +11,8 @@ use crate::config::{without_password, Layer, RunSettings, DEFAULT_DATABASE_URL, 
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::store::Store;
 use mintwatch_sim::{SimConfig, Simulator};
+use mintwatch_store::Store;
 
 /// mintwatch: crawl relays for Cashu mints' announcements and signed spent logs, verify every
 /// signature, and find double-spends, forks, gaps, liabilities that do not add up and identities
@@ -242,12 +242,8 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         .await
         .context("cannot start the indexer")?;
     let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
-    let state = mintwatch_api::ApiState::new(store.clone(), metrics).with_live_stats(
-        mintwatch_api::read::LiveStats::new(
-            indexer.ingest_stats().clone(),
-            Some(indexer.crawl_stats().clone()),
-        ),
-    );
+    let state = mintwatch_api::ApiState::new(store.clone(), metrics)
+        .with_live_stats(crate::live::live_stats(&indexer));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -13,15 +13,16 @@ use nostr_sdk::Client;
 use tracing::{info, warn};
 
 use mintwatch_api::nostr::{load_or_create_key, NostrService};
-use mintwatch_api::read::LiveStats;
 use mintwatch_api::{metrics_recorder, serve, ApiState};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
-use mintwatch_indexer::store::Store;
 use mintwatch_sim::{SimConfig, Simulator};
+use mintwatch_store::Store;
 use mintwatch_testkit::database::ensure_database;
 use mintwatch_testkit::TestRelay;
+
+use crate::live::live_stats;
 
 /// Settings of the demo.
 #[derive(Debug, Clone)]
@@ -116,10 +117,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let state = ApiState::new(store.clone(), metrics).with_live_stats(LiveStats::new(
-        indexer.ingest_stats().clone(),
-        Some(indexer.crawl_stats().clone()),
-    ));
+    let state = ApiState::new(store.clone(), metrics).with_live_stats(live_stats(&indexer));
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(serve(listener, state, async {
         let _ = http_stopped.await;
@@ -225,14 +223,12 @@ async fn progress_forever(
         let received = stats.received.load(Ordering::Relaxed);
         let rate = (received - last.1) as f64 / last.0.elapsed().as_secs_f64().max(0.001);
         last = (Instant::now(), received);
-        let findings: BTreeMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
-            "SELECT kind, count(*) FROM findings WHERE NOT resolved GROUP BY kind",
-        )
-        .fetch_all(store.pool())
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+        let findings: BTreeMap<String, i64> = store
+            .open_finding_counts()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let findings = if findings.is_empty() {
             "none yet".to_string()
         } else {

@@ -7,6 +7,7 @@
 mod commands;
 mod config;
 mod demo;
+mod live;
 mod shutdown;
 
 use std::io::IsTerminal;

@@ -18,10 +18,13 @@ use mintwatch_api::read::{
     check_spent, DirectoryPage, FindingsPage, GlobalStats, LiveStats, MintReport, MintSummary,
     ReviewsPage, SpentEntry, SpentLookups,
 };
+#[allow(dead_code)]
+#[path = "../src/live.rs"]
+mod live;
 use mintwatch_api::{metrics_recorder, ApiState};
-use mintwatch_indexer::store::MIGRATOR;
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent};
 use mintwatch_sim::{MintRole, Simulation};
+use mintwatch_store::MIGRATOR;
 use mintwatch_testkit::{index_simulation, small_simulation, TestDb, TestRelay};
 
 /// A server on 127.0.0.1 over a store; stopped by [`Server::stop`].
@@ -123,7 +126,7 @@ async fn expect_error(r: reqwest::Response, status: StatusCode, code: &str) -> S
 /// analysis as `mintwatch` does on its timer. Returns the indexer's counters.
 async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) -> LiveStats {
     let run = index_simulation(db, &[relay], sim).await;
-    LiveStats::new(run.ingest, Some(run.crawl))
+    live::live_stats_of(run.ingest, run.crawl)
 }
 
 /// Every row of the directory for `query` (without cursor), paging with `limit`.
@@ -817,7 +820,7 @@ async fn concurrent_spent_lookups_are_merged_and_exact(db: &TestDb) {
     );
 
     // A failing store answers every waiting request with an error; none hangs.
-    let closed = mintwatch_indexer::store::Store::connect(&db.url)
+    let closed = mintwatch_store::Store::connect(&db.url)
         .await
         .expect("a second pool");
     closed.pool().close().await;

@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use mintwatch_api::read::LiveStats;
 use mintwatch_api::{metrics_recorder, serve, ApiState};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
@@ -13,6 +12,10 @@ use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_sim::{SimConfig, Simulator};
 use mintwatch_testkit::{poll_until, wait_for, TestDb, TestRelay};
+
+#[allow(dead_code)]
+#[path = "../src/live.rs"]
+mod live;
 
 /// Metric names in a PromQL expression (histogram series reduced to the histogram's name).
 fn metric_names(expr: &str) -> BTreeSet<String> {
@@ -124,10 +127,8 @@ async fn every_metric_a_dashboard_uses_is_exported() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = ApiState::new(db.store.clone(), metrics).with_live_stats(LiveStats::new(
-        indexer.ingest_stats().clone(),
-        Some(indexer.crawl_stats().clone()),
-    ));
+    let state =
+        ApiState::new(db.store.clone(), metrics).with_live_stats(live::live_stats(&indexer));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;

@@ -109,7 +109,15 @@ async fn every_finding_is_found_with_exactly_its_proving_events() {
     );
 
     // Forged and malformed events were refused, and counted for this relay with their reason.
-    let counters = db.store.relay_counters(&relay.url).await.expect("counters");
+    let stored = mintwatch_store::read::store_stats(&db.store)
+        .await
+        .expect("stats");
+    let counters = &stored
+        .relays
+        .iter()
+        .find(|r| r.relay == relay.url)
+        .expect("the relay is known")
+        .refused;
     let counted = |reason: &str| -> u64 {
         counters
             .iter()

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use mintwatch_indexer::store::Store;
 use mintwatch_protocol::Point;
+use mintwatch_store::Store;
 use mintwatch_testkit::{bench, machine, server_url};
 
 use crate::load::{open_loop, sql_baseline, wrk, Open, Route};

@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
 
-use mintwatch_indexer::store::Store;
 use mintwatch_protocol::Point;
+use mintwatch_store::Store;
 
 /// One kind of request, with the paths (GET) or bodies (POST) it picks from.
 pub(crate) struct Route {

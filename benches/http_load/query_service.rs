@@ -9,9 +9,9 @@ use rand::rngs::StdRng;
 use rand::Rng;
 
 use mintwatch_api::nostr::{NostrService, QueryService, RateLimit};
-use mintwatch_indexer::store::Store;
 use mintwatch_protocol::output::{build_request, CheckSpent, DirectoryQuery, MintParam, Query};
 use mintwatch_protocol::Point;
+use mintwatch_store::Store;
 use mintwatch_testkit::{connected_client, machine, TestRelay};
 
 use crate::load::percentiles;

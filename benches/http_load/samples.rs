@@ -7,9 +7,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use mintwatch_indexer::store::Store;
 use mintwatch_protocol::ecash::hash_to_curve;
 use mintwatch_protocol::{MintKey, Point};
+use mintwatch_store::Store;
 
 use crate::load::Route;
 

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 
 use mintwatch_api::{metrics_recorder, serve, ApiState};
-use mintwatch_indexer::store::Store;
+use mintwatch_store::Store;
 use mintwatch_testkit::bench;
 
 pub(crate) fn server_child() {

@@ -11,10 +11,10 @@ use tokio::sync::mpsc;
 use mintwatch_indexer::analyze::{AnalyzeConfig, Analyzer};
 use mintwatch_indexer::ingest::{Ingest, IngestConfig};
 use mintwatch_indexer::pipeline::{Delivery, RelayUrl};
-use mintwatch_indexer::store::Store;
 use mintwatch_indexer::verify::KnownMintKeys;
 use mintwatch_protocol::SignedEvent;
 use mintwatch_sim::{Misbehaviour, SimConfig, Simulator};
+use mintwatch_store::Store;
 use mintwatch_testkit::database::{drop_database, ensure_database, server_url};
 use mintwatch_testkit::{corpus, AS_OF};
 

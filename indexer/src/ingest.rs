@@ -15,8 +15,8 @@ use mintwatch_protocol::EventId;
 
 use crate::analyze::{AnalyzeOutcome, Analyzer, BatchChanges};
 use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch, Verified};
-use crate::store::{Store, StoreError};
 use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
+use mintwatch_store::{Store, StoreError};
 
 /// Settings of the ingest pipeline.
 #[derive(Debug, Clone)]

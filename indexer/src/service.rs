@@ -14,8 +14,8 @@ use crate::analyze::{AnalyzeConfig, Analyzer};
 use crate::crawl::{CrawlConfig, CrawlStats, Crawler};
 use crate::ingest::{Ingest, IngestConfig, IngestError, IngestStats};
 use crate::pipeline::Delivery;
-use crate::store::{Store, StoreError};
 use crate::verify::KnownMintKeys;
+use mintwatch_store::{Store, StoreError};
 
 /// Everything the indexer is configured with.
 #[derive(Debug, Clone, Default)]

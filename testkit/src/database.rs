@@ -4,7 +4,7 @@
 use anyhow::Context;
 use sqlx::Connection;
 
-use mintwatch_indexer::store::Store;
+use mintwatch_store::Store;
 
 /// The PostgreSQL server for tests, without a database name: `MINTWATCH_TEST_PG`, or the local
 /// server with trust auth.

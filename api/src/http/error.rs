@@ -11,7 +11,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use mintwatch_indexer::store::StoreError;
+use mintwatch_store::StoreError;
 
 use crate::read::ReadError;
 

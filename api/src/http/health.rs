@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use mintwatch_indexer::store::MIGRATOR;
+use mintwatch_store::MIGRATOR;
 
 use super::error::{ApiError, ErrorBody};
 use super::ApiState;
@@ -45,11 +45,11 @@ pub async fn healthz() -> Json<Health> {
     )
 )]
 pub async fn readyz(State(state): State<ApiState>) -> Result<Json<Health>, ApiError> {
-    let applied: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(state.store.pool())
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let applied: Vec<i64> = state
+        .store
+        .applied_migrations()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let applied: BTreeSet<i64> = applied.into_iter().collect();
     let wanted: Vec<i64> = MIGRATOR
         .iter()

@@ -121,11 +121,7 @@ pub struct FindingsParams {
 }
 
 async fn known(state: &ApiState, key: &MintKey) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM mints WHERE key = $1)")
-        .bind(key.as_bytes().to_vec())
-        .fetch_one(state.store.pool())
-        .await?;
-    if exists {
+    if state.store.mint_exists(key).await? {
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("mint {key} is not known")))

@@ -27,7 +27,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use mintwatch_indexer::store::Store;
+use mintwatch_store::Store;
 
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use openapi::ApiDoc;

@@ -25,12 +25,12 @@ use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use mintwatch_indexer::store::Store;
 use mintwatch_protocol::kinds::SERVICE_REQUEST;
 use mintwatch_protocol::output::{
     build_response, build_service_info, ErrorCode, Method, Response, ServiceError,
 };
 use mintwatch_protocol::SignedEvent;
+use mintwatch_store::Store;
 
 pub use keys::{load_or_create_key, KeyFileError};
 pub use publish::{OutputCounts, OutputStats, Publisher, ScanOutcome};

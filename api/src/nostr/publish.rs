@@ -15,13 +15,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use nostr_sdk::{Client, Filter, Kind};
 use tracing::{debug, warn};
 
-use mintwatch_indexer::store::{Store, StoreError};
 use mintwatch_protocol::kinds::{ASSERTION, LABEL};
 use mintwatch_protocol::output::{
     build_assertion, build_evidence_label, parse_assertion, verify_evidence_label_structure,
     MintAssertion,
 };
 use mintwatch_protocol::{EventId, FindingKind, MintKey, Point, SignedEvent};
+use mintwatch_store::{Store, StoreError};
 
 use super::reports;
 

@@ -7,9 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sqlx::Row;
 
-use mintwatch_indexer::store::{Store, StoreError};
+use mintwatch_store::{Store, StoreError};
 
 use crate::read::{self, MintCore, ReadError};
 use mintwatch_protocol::output::assertion::MAX_RATING;
@@ -18,8 +17,9 @@ use mintwatch_protocol::output::{
     SpentStatus,
 };
 use mintwatch_protocol::{
-    Epoch, EventId, FindingKind, IdentityLevel, MintKey, MintUrl, Point, SignedEvent, Unit,
+    EventId, FindingKind, IdentityLevel, MintKey, MintUrl, SignedEvent, Unit,
 };
+pub use mintwatch_store::read::evidence::{events_by_id, open_findings, OpenFinding};
 
 /// Serde as text for [`IdentityLevel`], which carries no serde impls of its own.
 mod identity_text {
@@ -340,99 +340,6 @@ pub async fn search_mints(
 /// numbers 0..=100).
 fn rank_of(rank: f32) -> u8 {
     rank.round().clamp(0.0, 100.0) as u8
-}
-
-/// An unresolved finding as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenFinding {
-    /// The mint it is about.
-    pub mint: MintKey,
-    /// What it is.
-    pub kind: FindingKind,
-    /// What makes it one finding (see the `findings` table).
-    pub key: String,
-    /// The `Y`, for double-spends and collisions.
-    pub y: Option<Point>,
-    /// The unit, for per-epoch findings.
-    pub unit: Option<Unit>,
-    /// The epoch, for per-epoch findings.
-    pub epoch: Option<Epoch>,
-    /// The proving events, in the order the analyze stage gave them.
-    pub event_ids: Vec<EventId>,
-    /// The analyze stage's figures.
-    pub detail: Value,
-}
-
-/// The unresolved findings of `mint`, or of every mint, sorted by mint, kind and key.
-pub async fn open_findings(
-    store: &Store,
-    mint: Option<&MintKey>,
-) -> Result<Vec<OpenFinding>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT mint, kind, finding_key, y, unit, epoch, event_ids, detail FROM findings
-         WHERE NOT resolved AND ($1::bytea IS NULL OR mint = $1)
-         ORDER BY mint, kind, finding_key",
-    )
-    .bind(mint.map(|m| m.as_bytes().to_vec()))
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let mint: Vec<u8> = r.try_get("mint")?;
-        let kind: String = r.try_get("kind")?;
-        let y: Option<Vec<u8>> = r.try_get("y")?;
-        let unit: Option<String> = r.try_get("unit")?;
-        let epoch: Option<i64> = r.try_get("epoch")?;
-        let ids: Vec<Vec<u8>> = r.try_get("event_ids")?;
-        out.push(OpenFinding {
-            mint: <[u8; 32]>::try_from(mint.as_slice())
-                .map_err(|_| corrupt("findings.mint", "not 32 bytes"))
-                .and_then(|b| {
-                    MintKey::from_x_only_bytes(b).map_err(|e| corrupt("findings.mint", e))
-                })?,
-            kind: kind.parse().map_err(|e| corrupt("findings.kind", e))?,
-            key: r.try_get("finding_key")?,
-            y: y.map(|y| Point::from_bytes(&y).map_err(|e| corrupt("findings.y", e)))
-                .transpose()?,
-            unit: unit
-                .map(|u| Unit::parse(&u).map_err(|e| corrupt("findings.unit", e)))
-                .transpose()?,
-            epoch: epoch
-                .map(|e| Epoch::from_i128(e.into()).map_err(|e| corrupt("findings.epoch", e)))
-                .transpose()?,
-            event_ids: ids
-                .iter()
-                .map(|i| {
-                    <[u8; 32]>::try_from(i.as_slice())
-                        .map(EventId)
-                        .map_err(|_| corrupt("findings.event_ids", "not 32 bytes"))
-                })
-                .collect::<Result<_, _>>()?,
-            detail: r.try_get("detail")?,
-        });
-    }
-    Ok(out)
-}
-
-/// The stored events among `ids`, parsed from their verbatim JSON.
-pub async fn events_by_id(
-    store: &Store,
-    ids: &[EventId],
-) -> Result<HashMap<EventId, SignedEvent>, StoreError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let raw: Vec<Vec<u8>> = ids.iter().map(|i| i.0.to_vec()).collect();
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT json FROM events WHERE id = ANY($1)")
-        .bind(&raw)
-        .fetch_all(store.pool())
-        .await?;
-    rows.iter()
-        .map(|(json,)| {
-            let e = SignedEvent::from_json(json).map_err(|e| corrupt("events.json", e))?;
-            Ok((e.id, e))
-        })
-        .collect()
 }
 
 /// The `detail` a finding's label carries: for a liability inversion or balance mismatch, the

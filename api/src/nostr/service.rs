@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::warn;
 
-use mintwatch_indexer::store::{Store, StoreError};
 use mintwatch_protocol::output::{
     build_evidence_label, open_request, ErrorCode, Query, Response, ServiceError,
 };
 use mintwatch_protocol::{MintKey, SignedEvent};
+use mintwatch_store::{Store, StoreError};
 
 use super::reports;
 use crate::read::ReadError;
@@ -106,7 +106,7 @@ impl QueryService {
     }
 
     async fn evidence(&self, mint: &MintKey) -> Result<EvidenceResult, ServiceError> {
-        if self.store.mint(mint).await.map_err(internal)?.is_none() {
+        if !self.store.mint_exists(mint).await.map_err(internal)? {
             return Err(not_found(mint));
         }
         evidence_labels(&self.store, &self.keys, mint, EVIDENCE_BUDGET_BYTES)

@@ -1,54 +1,35 @@
 //! The reads the API serves, as typed answers: the directory, one mint's report, its findings and
 //! reviews, spent lookups, an event's stored JSON and global statistics.
 //!
+//! The reads themselves and their answer types are the store's ([`mintwatch_store::read`],
+//! re-exported here under the same names); this module adds what only a server has: spent
+//! lookups merged across concurrent callers ([`SpentLookups`]) and the live counters of an
+//! indexer running in the same process ([`LiveStats`], supplied by the binary).
 //! Everything here is transport-free (no axum), so the HTTP handlers stay thin and the nostr query
 //! service can answer `search_mints`, `get_mint` and `check_spent` from the same functions.
 //! Every answer type derives [`utoipa::ToSchema`]: the OpenAPI document describes exactly what
 //! these functions return.
 
-mod cursor;
-pub mod directory;
-pub mod pages;
-pub mod report;
 pub mod spent;
 pub mod stats;
 
-use mintwatch_indexer::store::StoreError;
+/// The directory: search, filter, sort and keyset paging over the mints.
+pub mod directory {
+    pub use mintwatch_store::read::directory::*;
+}
+/// Paged lists under one mint: its findings and its live reviews.
+pub mod pages {
+    pub use mintwatch_store::read::pages::*;
+}
+/// One mint's report.
+pub mod report {
+    pub use mintwatch_store::read::report::*;
+}
 
-pub use directory::{search_mints, DirectoryPage, MintSummary};
-pub use pages::{
-    findings_page, reviews_page, FindingItem, FindingsFilter, FindingsPage, ReviewItem, ReviewsPage,
+pub use mintwatch_store::read::{
+    check_spent, findings_page, mint_cores, mint_report, reviews_page, search_mints, DirectoryPage,
+    FindingItem, FindingsFilter, FindingsPage, MintCore, MintReport, MintSummary, ReadError,
+    ReviewItem, ReviewsPage, SpentEntry, MAX_SPENT_YS,
 };
-pub use report::{mint_cores, mint_report, MintCore, MintReport};
-pub use spent::{check_spent, MergeCounts, SpentEntry, SpentLookups, MAX_SPENT_YS};
-pub use stats::{global_stats, GlobalStats, LiveStats};
-
-/// Why a read failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// A page cursor that this API did not make, or made for another query.
-    #[error("cursor: {0}")]
-    BadCursor(String),
-    /// A parameter is out of range or malformed.
-    #[error("{0}")]
-    Invalid(String),
-    /// The store failed (connection, statement, corrupt value): an internal error.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A merged lookup ([`SpentLookups`]) failed for every request in it: an internal error,
-    /// its cause as text (one failure answers many callers).
-    #[error("merged lookup: {0}")]
-    Merged(String),
-}
-
-impl From<sqlx::Error> for ReadError {
-    fn from(e: sqlx::Error) -> Self {
-        ReadError::Store(StoreError::Database(e))
-    }
-}
-
-/// A non-negative database integer as `u64` (counters and times never go negative; a negative
-/// one would be a corrupt row, shown as 0 rather than failing the whole answer).
-pub(crate) fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
+pub use spent::{MergeCounts, SpentLookups};
+pub use stats::{global_stats, GlobalStats, LiveSnapshot, LiveStats};

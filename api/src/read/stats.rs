@@ -1,96 +1,82 @@
-//! Global statistics: what the store holds, per relay counters and cursors, and, when the API runs
-//! beside the indexer, its live ingest totals and rates.
+//! Global statistics: what the store holds ([`store_stats`](mintwatch_store::read::store_stats)),
+//! per relay counters and cursors, and, when the API runs beside the indexer, its live ingest
+//! totals and rates.
+//!
+//! The live counters are the indexer's, but the API does not know the indexer: it takes a
+//! [`LiveSnapshot`] from whatever [`LiveStats`] was built with (the binary builds it from the
+//! indexer's ingest and crawl counters).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use mintwatch_indexer::crawl::CrawlStats;
-use mintwatch_indexer::ingest::IngestStats;
-use mintwatch_indexer::store::Store;
-use mintwatch_protocol::FindingKind;
+use mintwatch_store::read::{store_stats, ReadError};
+use mintwatch_store::Store;
 
-use super::{count, ReadError};
+pub use mintwatch_store::read::stats::{FindingCounts, RelayCursor, RelayRefusal, StoreCounts};
 
-/// A handle on a running indexer's counters, for `/v1/stats` (optional: the API can serve a
-/// store that another process fills).
-#[derive(Debug, Clone)]
-pub struct LiveStats {
+/// Ingest totals of a running indexer, since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounters {
+    /// Events received from relays.
+    pub received: u64,
+    /// Duplicates dropped before any crypto.
+    pub duplicates: u64,
+    /// Events stored.
+    pub stored: u64,
+    /// Events refused.
+    pub rejected: u64,
+    /// BURN entries stored.
+    pub burns: u64,
+    /// MINT entries stored.
+    pub issued: u64,
+    /// Batches committed.
+    pub batches: u64,
+}
+
+/// What a running indexer's counters say now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveSnapshot {
     /// Ingest totals.
-    pub ingest: Arc<IngestStats>,
-    /// Per-relay crawl state, if crawling in this process.
-    pub crawl: Option<CrawlStats>,
+    pub ingest: IngestCounters,
+    /// Live crawl state per relay URL (empty when not crawling in this process).
+    pub relays: Vec<(String, LiveRelay)>,
+}
+
+/// A source of [`LiveSnapshot`]s of a running indexer, for `/v1/stats` (optional: the API can
+/// serve a store that another process fills). Cheap to clone.
+#[derive(Clone)]
+pub struct LiveStats {
+    snapshot: Arc<dyn Fn() -> LiveSnapshot + Send + Sync>,
     /// When the indexer started (rates are averages since then).
     pub started: Instant,
 }
 
-impl LiveStats {
-    /// Counters of `ingest` (and `crawl`), counted from now.
-    pub fn new(ingest: Arc<IngestStats>, crawl: Option<CrawlStats>) -> Self {
-        Self {
-            ingest,
-            crawl,
-            started: Instant::now(),
-        }
+impl fmt::Debug for LiveStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveStats")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
     }
 }
 
-/// Findings of one kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct FindingCounts {
-    /// Unresolved.
-    pub unresolved: u64,
-    /// Resolved by later events.
-    pub resolved: u64,
-}
+impl LiveStats {
+    /// Counters read by `snapshot` at each request, with rates counted from now.
+    pub fn new(snapshot: impl Fn() -> LiveSnapshot + Send + Sync + 'static) -> Self {
+        Self {
+            snapshot: Arc::new(snapshot),
+            started: Instant::now(),
+        }
+    }
 
-/// What the store holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StoreCounts {
-    /// Verified events stored.
-    pub events: u64,
-    /// Stored events by kind.
-    pub events_by_kind: BTreeMap<String, u64>,
-    /// Mints in the directory.
-    pub mints: u64,
-    /// Mints by identity level.
-    pub mints_by_identity: BTreeMap<String, u64>,
-    /// BURN entries.
-    pub burns: u64,
-    /// MINT entries (issued signatures).
-    pub issued: u64,
-    /// Live reviews of mints.
-    pub reviews: u64,
-    /// Findings by kind (every finding name present).
-    pub findings: BTreeMap<String, FindingCounts>,
-}
-
-/// One relay's stored crawl cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RelayCursor {
-    /// The filter the cursor walks.
-    pub filter: String,
-    /// Whether the backfill reached the beginning.
-    pub backfill_done: bool,
-    /// Oldest `created_at` covered by the backfill so far.
-    pub backfill_until: Option<i64>,
-    /// Newest `created_at` seen live.
-    pub newest_seen: Option<i64>,
-}
-
-/// One refusal counter of a relay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RelayRefusal {
-    /// Why (`bad_signature`, `id_mismatch`, `malformed`, ...).
-    pub reason: String,
-    /// The event kind, when known.
-    pub kind: Option<i32>,
-    /// How many.
-    pub count: u64,
+    /// The counters now.
+    pub fn snapshot(&self) -> LiveSnapshot {
+        (self.snapshot)()
+    }
 }
 
 /// What is known of one relay.
@@ -161,161 +147,63 @@ pub struct GlobalStats {
     pub relays: Vec<RelayStats>,
 }
 
-fn ingest_rates(live: &LiveStats) -> IngestRates {
-    let s = &live.ingest;
+fn ingest_rates(live: &LiveStats, s: &IngestCounters) -> IngestRates {
     let uptime = live.started.elapsed().as_secs_f64();
-    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let per_sec = |n: u64| if uptime > 0.0 { n as f64 / uptime } else { 0.0 };
     IngestRates {
         uptime_secs: uptime,
-        received: get(&s.received),
-        duplicates: get(&s.duplicates),
-        stored: get(&s.stored),
-        rejected: get(&s.rejected),
-        burns: get(&s.burns),
-        issued: get(&s.issued),
-        batches: get(&s.batches),
-        stored_per_sec: per_sec(get(&s.stored)),
-        burns_per_sec: per_sec(get(&s.burns)),
+        received: s.received,
+        duplicates: s.duplicates,
+        stored: s.stored,
+        rejected: s.rejected,
+        burns: s.burns,
+        issued: s.issued,
+        batches: s.batches,
+        stored_per_sec: per_sec(s.stored),
+        burns_per_sec: per_sec(s.burns),
     }
 }
 
-/// relay, filter, backfill_done, backfill_until, newest_seen.
-type CursorRow = (String, String, bool, Option<i64>, Option<i64>);
-
-/// Global statistics. Burn and issue totals come from the per-mint counters the store keeps, so
-/// the answer stays cheap however many burns are stored.
+/// Global statistics: the store's, with the live counters when `live` is given.
 pub async fn global_stats(
     store: &Store,
     live: Option<&LiveStats>,
 ) -> Result<GlobalStats, ReadError> {
-    let pool = store.pool();
-    let by_kind: Vec<(i32, i64)> =
-        sqlx::query_as("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")
-            .fetch_all(pool)
-            .await?;
-    let by_identity: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT identity, count(*), coalesce(sum(burn_count), 0)::bigint,
-                coalesce(sum(mint_count), 0)::bigint
-         FROM mints GROUP BY identity ORDER BY identity",
-    )
-    .fetch_all(pool)
-    .await?;
-    let reviews: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM live_reviews WHERE target_mint IS NOT NULL")
-            .fetch_one(pool)
-            .await?;
-    let found: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT kind, count(*) FILTER (WHERE NOT resolved), count(*) FILTER (WHERE resolved)
-         FROM findings GROUP BY kind",
-    )
-    .fetch_all(pool)
-    .await?;
-
-    let mut findings: BTreeMap<String, FindingCounts> = FindingKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), FindingCounts::default()))
+    let stored = store_stats(store).await?;
+    let mut relays: BTreeMap<String, RelayStats> = stored
+        .relays
+        .into_iter()
+        .map(|r| {
+            (
+                r.relay.clone(),
+                RelayStats {
+                    relay: r.relay,
+                    events_seen: r.events_seen,
+                    cursors: r.cursors,
+                    refused: r.refused,
+                    live: None,
+                },
+            )
+        })
         .collect();
-    for (kind, open, closed) in found {
-        findings.insert(
-            kind,
-            FindingCounts {
-                unresolved: count(open),
-                resolved: count(closed),
-            },
-        );
-    }
-    let store_counts = StoreCounts {
-        events: by_kind.iter().map(|(_, n)| count(*n)).sum(),
-        events_by_kind: by_kind
-            .iter()
-            .map(|(k, n)| (k.to_string(), count(*n)))
-            .collect(),
-        mints: by_identity.iter().map(|r| count(r.1)).sum(),
-        mints_by_identity: by_identity
-            .iter()
-            .map(|r| (r.0.clone(), count(r.1)))
-            .collect(),
-        burns: by_identity.iter().map(|r| count(r.2)).sum(),
-        issued: by_identity.iter().map(|r| count(r.3)).sum(),
-        reviews: count(reviews),
-        findings,
-    };
-
-    let mut relays: BTreeMap<String, RelayStats> = BTreeMap::new();
-    let blank = |relay: &str| RelayStats {
-        relay: relay.to_string(),
-        events_seen: 0,
-        cursors: vec![],
-        refused: vec![],
-        live: None,
-    };
-    let seen: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT relay, count(*) FROM (
-                 SELECT relay FROM event_relays UNION ALL SELECT first_relay FROM events
-             ) seen GROUP BY relay",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (relay, n) in seen {
-        relays
-            .entry(relay.clone())
-            .or_insert_with(|| blank(&relay))
-            .events_seen = count(n);
-    }
-    let cursors: Vec<CursorRow> = sqlx::query_as(
-        "SELECT relay, filter, backfill_done, backfill_until, newest_seen FROM relay_cursors
-         ORDER BY relay, filter",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (relay, filter, done, until, newest) in cursors {
-        relays
-            .entry(relay.clone())
-            .or_insert_with(|| blank(&relay))
-            .cursors
-            .push(RelayCursor {
-                filter,
-                backfill_done: done,
-                backfill_until: until,
-                newest_seen: newest,
-            });
-    }
-    let counters: Vec<(String, String, i32, i64)> = sqlx::query_as(
-        "SELECT relay, reason, kind, count FROM relay_counters ORDER BY relay, reason, kind",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (relay, reason, kind, n) in counters {
-        relays
-            .entry(relay.clone())
-            .or_insert_with(|| blank(&relay))
-            .refused
-            .push(RelayRefusal {
-                reason,
-                kind: (kind >= 0).then_some(kind),
-                count: count(n),
-            });
-    }
-    if let Some(crawl) = live.and_then(|l| l.crawl.as_ref()) {
-        for snap in crawl.snapshot() {
-            let relay = snap.relay.to_string();
+    let snapshot = live.map(|l| (l, l.snapshot()));
+    if let Some((_, snap)) = &snapshot {
+        for (relay, state) in &snap.relays {
             relays
                 .entry(relay.clone())
-                .or_insert_with(|| blank(&relay))
-                .live = Some(LiveRelay {
-                state: snap.state.as_str().to_string(),
-                connects: snap.connects,
-                disconnects: snap.disconnects,
-                events: snap.events,
-                bytes: snap.bytes,
-                last_error: snap.last_error.clone(),
-            });
+                .or_insert_with(|| RelayStats {
+                    relay: relay.clone(),
+                    events_seen: 0,
+                    cursors: vec![],
+                    refused: vec![],
+                    live: None,
+                })
+                .live = Some(state.clone());
         }
     }
     Ok(GlobalStats {
-        store: store_counts,
-        ingest: live.map(ingest_rates),
+        store: stored.store,
+        ingest: snapshot.map(|(l, snap)| ingest_rates(l, &snap.ingest)),
         relays: relays.into_values().collect(),
     })
 }

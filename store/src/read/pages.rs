@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Row};
-use utoipa::ToSchema;
 
 use mintwatch_protocol::{FindingKind, MintKey};
 
@@ -25,7 +24,8 @@ fn page_size(limit: Option<u16>) -> Result<i64, ReadError> {
 }
 
 /// One finding against the mint, with the ids of the signed events that prove it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FindingItem {
     /// Stable id of the finding.
     pub id: i64,
@@ -51,7 +51,8 @@ pub struct FindingItem {
 }
 
 /// A page of findings, oldest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FindingsPage {
     /// The findings.
     pub findings: Vec<FindingItem>,
@@ -134,7 +135,8 @@ pub async fn findings_page(
 }
 
 /// One live review of the mint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewItem {
     /// The 38000 event (id, hex).
     pub event_id: String,
@@ -149,7 +151,8 @@ pub struct ReviewItem {
 }
 
 /// A page of reviews, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewsPage {
     /// The reviews.
     pub reviews: Vec<ReviewItem>,

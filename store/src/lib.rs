@@ -1,17 +1,26 @@
-//! Store: PostgreSQL through sqlx; one transaction per batch, bulk writes, idempotent.
+//! # mintwatch-store
 //!
-//! The schema is in `migrations/` (embedded at build time). Writes go through
-//! [`Store::write_batch`], which commits a whole [`StoreBatch`](crate::pipeline::StoreBatch) —
+//! The only place mintwatch speaks SQL: PostgreSQL through sqlx; one transaction per batch, bulk
+//! writes, idempotent.
+//!
+//! The schema is in `migrations/` at the top of the repository (embedded at build time, see
+//! [`MIGRATOR`]). Writes go through [`Store::write_batch`], which commits a whole
+//! [`StoreBatch`](batch::StoreBatch) —
 //! events, their typed rows, sightings, cursors and refusal counters — in one transaction, with
 //! array-bound (`UNNEST`) statements, and burns with a binary `COPY`, so the number of round
 //! trips does not grow with the number of rows.
 //!
-//! Measured (`store_throughput` in `indexer/tests/store.rs`, release build, 2 busy cores,
+//! Measured (`store_throughput` in `store/tests/conformance/main.rs`, release build, 2 busy cores,
 //! local Postgres 15): 200,000 burns in 10 events of 20,000, written as two batches, at
 //! 93,000–115,000 burns/s (varying with the machine's load), the verbatim event JSON included. Reads are what the analyze stage, the API and the tests need.
 
-mod read;
+pub mod analysis;
+pub mod batch;
+mod findings;
+mod lookups;
+pub mod read;
 mod records;
+pub mod stats;
 mod text;
 mod write;
 
@@ -20,11 +29,7 @@ use std::collections::HashSet;
 use mintwatch_protocol::EventId;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-pub use records::{
-    AnnouncementRecord, BatchOutcome, BurnRecord, ChainLink, FinEpochRecord, MintRecord, MintStat,
-    NewFinding, RelayCounter, ReviewRecord,
-};
-pub use text::review_target_text;
+pub use records::{BatchOutcome, NewFinding};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

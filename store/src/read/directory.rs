@@ -8,7 +8,6 @@
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use utoipa::ToSchema;
 
 use mintwatch_protocol::output::query::{DirectoryQuery, Sort};
 use mintwatch_protocol::MintKey;
@@ -16,7 +15,8 @@ use mintwatch_protocol::MintKey;
 use super::{count, cursor, ReadError};
 
 /// One mint in a directory page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MintSummary {
     /// The mint key, x-only (64 hex).
     pub key: String,
@@ -51,7 +51,8 @@ pub struct MintSummary {
 }
 
 /// A page of the directory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectoryPage {
     /// The mints, in the requested order.
     pub mints: Vec<MintSummary>,

@@ -37,7 +37,7 @@ pub(crate) fn bigint(v: u64) -> i64 {
 
 /// The canonical text of a review target, as stored in `reviews.target`:
 /// `a:<kind>:<author>:<d>`, `d:<value>` or `u:<value>`. One review per (author, this text).
-pub fn review_target_text(target: &ReviewTarget) -> String {
+pub(crate) fn review_target_text(target: &ReviewTarget) -> String {
     match target {
         ReviewTarget::Coordinate { kind, author, d } => {
             format!("a:{kind}:{}:{}", author.to_ascii_lowercase(), pg_text(d))

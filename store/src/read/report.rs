@@ -6,15 +6,17 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
-use utoipa::ToSchema;
 
-use mintwatch_indexer::store::{Store, StoreError};
+use crate::{Store, StoreError};
 use mintwatch_protocol::{FindingKind, MintKey};
 
 use super::{count, ReadError};
+use crate::stats::MintStats;
+pub use crate::stats::{ChainStatus, ReviewSummary};
 
 /// MINT minus BURN of one (unit, epoch), over the mint's published 4919 events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outstanding {
     /// Unit.
     pub unit: String,
@@ -22,12 +24,13 @@ pub struct Outstanding {
     pub epoch: u64,
     /// MINT minus BURN amounts; negative when more was burnt than issued (a liability
     /// inversion).
-    #[schema(value_type = i64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub amount: i128,
 }
 
 /// Totals of one (unit, epoch).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupTotals {
     /// Unit.
     pub unit: String,
@@ -36,74 +39,18 @@ pub struct GroupTotals {
     /// BURN entries.
     pub burn_count: u64,
     /// Sum of BURN amounts.
-    #[schema(value_type = u64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub burn_amount: u128,
     /// MINT entries.
     pub mint_count: u64,
     /// Sum of MINT amounts.
-    #[schema(value_type = u64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub mint_amount: u128,
 }
 
-/// A mint's reviews (live ones: newest per author, deletions applied).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ReviewSummary {
-    /// Live reviews.
-    #[serde(default)]
-    pub count: u64,
-    /// Distinct authors.
-    #[serde(default)]
-    pub distinct_authors: u64,
-    /// Reviews carrying a rating.
-    #[serde(default)]
-    pub rated: u64,
-    /// Mean rating 1..5 of the rated ones.
-    #[serde(default)]
-    pub mean_rating: Option<f64>,
-    /// `mean × log10(rated + 1)`.
-    #[serde(default)]
-    pub bayesian: Option<f64>,
-}
-
-/// The mint's 4919 publication chain.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ChainStatus {
-    /// The newest 4919 (id, hex).
-    #[serde(default)]
-    pub head: Option<String>,
-    /// 4919 events published.
-    #[serde(default)]
-    pub length: u64,
-    /// 4919 events whose `e` names a stored 4919 of the mint.
-    #[serde(default)]
-    pub links: u64,
-    /// 4919 events without `e` (chain starts).
-    #[serde(default)]
-    pub unlinked_starts: u64,
-    /// `created_at` of the first 4919.
-    #[serde(default)]
-    pub first: Option<i64>,
-    /// `created_at` of the latest 4919.
-    #[serde(default)]
-    pub last: Option<i64>,
-    /// Median seconds between consecutive 4919 events.
-    #[serde(default)]
-    pub median_interval_secs: Option<f64>,
-}
-
-/// What the analyze stage writes to `mints.stats`.
-#[derive(Debug, Default, Deserialize)]
-struct StoredStats {
-    #[serde(default)]
-    chain: ChainStatus,
-    #[serde(default)]
-    reviews: ReviewSummary,
-    #[serde(default)]
-    epoch_closes: u64,
-}
-
 /// The mint's profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MintInfo {
     /// Name.
     pub name: Option<String>,
@@ -122,7 +69,8 @@ pub struct MintInfo {
 }
 
 /// A live 38172 naming the mint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Announcement {
     /// The signer.
     pub author: String,
@@ -139,7 +87,8 @@ pub struct Announcement {
 }
 
 /// One mint's report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MintReport {
     /// The mint key, x-only (64 hex).
     pub key: String,
@@ -242,12 +191,8 @@ impl MintCore {
 type TotalsRow = (Vec<u8>, String, i64, i64, String, i64, String);
 
 fn amount(text: String, field: &'static str) -> Result<u128, ReadError> {
-    text.parse().map_err(|e: std::num::ParseIntError| {
-        ReadError::Store(StoreError::Corrupt {
-            field,
-            why: e.to_string(),
-        })
-    })
+    text.parse()
+        .map_err(|e: std::num::ParseIntError| ReadError::Store(StoreError::corrupt(field, e)))
 }
 
 /// The cores of `keys`, or of every mint when `keys` is `None`, sorted by key: three statements
@@ -304,7 +249,7 @@ pub async fn mint_cores(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let key: Vec<u8> = row.try_get("key")?;
-        let stats: StoredStats =
+        let stats: MintStats =
             serde_json::from_value(row.try_get::<Value, _>("stats")?).unwrap_or_default();
         let mut findings: BTreeMap<String, u64> = FindingKind::ALL
             .iter()
