@@ -30,10 +30,30 @@ struct Graph {
     declared: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
 
-fn graph() -> Graph {
+/// The graph, read once for all tests (cargo metadata takes the package cache's lock).
+fn graph() -> &'static Graph {
+    static GRAPH: std::sync::OnceLock<Graph> = std::sync::OnceLock::new();
+    GRAPH.get_or_init(read_graph)
+}
+
+/// The host's target triple, so the graph holds the dependencies built here and no others.
+fn host_triple() -> String {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
+fn read_graph() -> Graph {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["metadata", "--format-version", "1", "--filter-platform"])
+        .arg(host_triple())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
@@ -125,7 +145,10 @@ fn the_workspace_has_the_crates_the_architecture_names() {
         "mintwatch-sim",
         "mintwatch-testkit",
     ] {
-        assert!(g.workspace.contains(name), "{name} is not a workspace member");
+        assert!(
+            g.workspace.contains(name),
+            "{name} is not a workspace member"
+        );
     }
 }
 
