@@ -61,3 +61,41 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 fi
 log "prometheus and curl ready"
+
+# nutshell (PyPI `cashu`), the real mint and CLI wallet of the gateway's tests, in a virtual
+# environment of its own (MINTWATCH_NUTSHELL_VENV, default ~/.cache/mintwatch-venv). cashu 0.21.0
+# pins breez-sdk-spark<0.18, which the registry no longer serves: install cashu without its
+# dependencies, then its other requirements as it declares them, then breez-sdk-spark 0.18.0 without
+# dependencies, and the two libraries whose newer majors break it (marshmallow<4, limits<4).
+NUTSHELL_VERSION=0.21.0
+venv="${MINTWATCH_NUTSHELL_VENV:-$HOME/.cache/mintwatch-venv}"
+nutshell_ok() {
+  [ -x "$venv/bin/mint" ] && [ -x "$venv/bin/cashu" ] \
+    && [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("cashu"))' 2>/dev/null)" = "$NUTSHELL_VERSION" ] \
+    && "$venv/bin/python" -c 'import cashu.mint.ledger, cashu.wallet.cli.cli, cashu.lightning.fake' >/dev/null 2>&1
+}
+if ! nutshell_ok; then
+  log "installing nutshell (cashu $NUTSHELL_VERSION) in $venv"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q python3-venv
+  fi
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" --no-deps "cashu==$NUTSHELL_VERSION"
+  mapfile -t reqs < <("$venv/bin/python" - <<'PY'
+import importlib.metadata as m
+for r in m.requires("cashu") or []:
+    if not r.lower().startswith("breez-sdk-spark") and "extra ==" not in r:
+        print(r)
+PY
+  )
+  "${pip[@]}" "${reqs[@]}"
+  "${pip[@]}" --no-deps "breez-sdk-spark==0.18.0"
+  "${pip[@]}" "marshmallow<4" "limits<4"
+  if ! nutshell_ok; then
+    log "nutshell did not install into $venv"
+    exit 1
+  fi
+fi
+log "nutshell ready: $venv/bin/mint, $venv/bin/cashu"
