@@ -11,9 +11,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use rayon::prelude::*;
-use secp256k1::constants::{CURVE_ORDER, FIELD_SIZE};
 use secp256k1::schnorr::Signature;
-use secp256k1::{Message, Parity, PublicKey, Scalar, SecretKey, XOnlyPublicKey, SECP256K1};
+use secp256k1::{Message, XOnlyPublicKey, SECP256K1};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -296,87 +295,6 @@ fn verify_schnorr_parsed(
         .map_err(|_| VerifyError::BadSignature)
 }
 
-/// `SHA256(SHA256(tag) || SHA256(tag) || data)`, BIP-340's tagged hash.
-fn tagged_hash(tag: &str, parts: &[&[u8]]) -> [u8; 32] {
-    let tag_hash = Sha256::digest(tag.as_bytes());
-    let mut hasher = Sha256::new();
-    hasher.update(tag_hash);
-    hasher.update(tag_hash);
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher.finalize().into()
-}
-
-/// Reduces a 256-bit big-endian integer modulo the curve order `n`. One subtraction suffices
-/// because `2^256 < 2n`.
-fn reduce_mod_n(mut x: [u8; 32]) -> [u8; 32] {
-    if x < CURVE_ORDER {
-        return x;
-    }
-    let mut borrow = 0u16;
-    for i in (0..32).rev() {
-        let sub = u16::from(CURVE_ORDER[i]) + borrow;
-        let cur = u16::from(x[i]);
-        if cur >= sub {
-            x[i] = (cur - sub) as u8;
-            borrow = 0;
-        } else {
-            x[i] = (cur + 256 - sub) as u8;
-            borrow = 1;
-        }
-    }
-    x
-}
-
-/// Verifies a BIP-340 signature over a message of any length (BIP-340 as revised in 2022 allows
-/// variable-length messages; secp256k1 0.29's safe API only takes 32 bytes, and its FFI would
-/// need `unsafe`). Built from safe point arithmetic, following the BIP's `Verify` step by step:
-/// `P = lift_x(pk)`, `r < p`, `s < n`, `e = H_challenge(r || P || m) mod n`, `R = sG - eP`,
-/// and `R` must be finite with even y and `x(R) = r`. Slower than [`verify_schnorr`]; the
-/// ingest path uses that one.
-pub fn verify_schnorr_any(
-    pubkey: &[u8; 32],
-    message: &[u8],
-    sig: &[u8; 64],
-) -> Result<(), VerifyError> {
-    // lift_x: from_slice refuses x >= p and x that is not on the curve.
-    let x_only = XOnlyPublicKey::from_slice(pubkey).map_err(|_| VerifyError::BadPubkey)?;
-    let p_point = PublicKey::from_x_only_public_key(x_only, Parity::Even);
-    let mut r = [0u8; 32];
-    r.copy_from_slice(&sig[..32]);
-    let mut s = [0u8; 32];
-    s.copy_from_slice(&sig[32..]);
-    if r >= FIELD_SIZE || s >= CURVE_ORDER {
-        return Err(VerifyError::BadSignature);
-    }
-    let e = reduce_mod_n(tagged_hash("BIP0340/challenge", &[&r, pubkey, message]));
-    // Zero scalars are not secret keys / tweaks in libsecp, so the point at infinity is
-    // handled by hand: `None` stands for it.
-    let s_g = SecretKey::from_slice(&s)
-        .ok()
-        .map(|sk| PublicKey::from_secret_key(SECP256K1, &sk));
-    let minus_e_p = if e == [0u8; 32] {
-        None
-    } else {
-        let e_scalar = Scalar::from_be_bytes(e).map_err(|_| VerifyError::BadSignature)?;
-        let e_p = p_point
-            .mul_tweak(SECP256K1, &e_scalar)
-            .map_err(|_| VerifyError::BadSignature)?;
-        Some(e_p.negate(SECP256K1))
-    };
-    let big_r = match (s_g, minus_e_p) {
-        (Some(a), Some(b)) => a.combine(&b).map_err(|_| VerifyError::BadSignature)?,
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => return Err(VerifyError::BadSignature),
-    };
-    let (r_x, parity) = big_r.x_only_public_key();
-    if parity != Parity::Even || r_x.serialize() != r {
-        return Err(VerifyError::BadSignature);
-    }
-    Ok(())
-}
-
 /// Verifies a batch in parallel on the current rayon pool. Each distinct author key is parsed
 /// once per batch. The result has one entry per event, in order.
 pub fn verify_batch(events: &[SignedEvent]) -> Vec<Result<(), VerifyError>> {
@@ -479,48 +397,6 @@ mod tests {
         let single: Vec<_> = events.iter().map(SignedEvent::verify).collect();
         assert_eq!(batch, single);
         assert_eq!(batch.iter().filter(|r| r.is_ok()).count(), 14);
-    }
-
-    #[test]
-    fn any_length_verifier_agrees_with_libsecp_on_signed_ids_and_edge_scalars() {
-        let e = sample();
-        assert_eq!(verify_schnorr(&e.pubkey, &e.id.0, &e.sig), Ok(()));
-        assert_eq!(verify_schnorr_any(&e.pubkey, &e.id.0, &e.sig), Ok(()));
-        // s = 0, s = n, r = p: refused by both, without panicking.
-        let mut zero_s = e.sig;
-        zero_s[32..].fill(0);
-        let mut n_s = e.sig;
-        n_s[32..].copy_from_slice(&CURVE_ORDER);
-        let mut p_r = e.sig;
-        p_r[..32].copy_from_slice(&FIELD_SIZE);
-        for sig in [zero_s, n_s, p_r, [0u8; 64], [0xff; 64]] {
-            assert_eq!(
-                verify_schnorr_any(&e.pubkey, &e.id.0, &sig),
-                Err(VerifyError::BadSignature)
-            );
-            assert_eq!(
-                verify_schnorr(&e.pubkey, &e.id.0, &sig),
-                Err(VerifyError::BadSignature)
-            );
-        }
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn any_length_verifier_never_panics_and_agrees(
-            pk in proptest::prelude::any::<[u8; 32]>(),
-            msg in proptest::prelude::any::<[u8; 32]>(),
-            sig in proptest::collection::vec(proptest::prelude::any::<u8>(), 64),
-        ) {
-            let mut s = [0u8; 64];
-            s.copy_from_slice(&sig);
-            proptest::prop_assert_eq!(
-                verify_schnorr_any(&pk, &msg, &s),
-                verify_schnorr(&pk, &msg, &s)
-            );
-        }
     }
 
     #[test]
