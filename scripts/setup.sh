@@ -2,7 +2,8 @@
 # Makes this machine ready to build and test mintwatch: a Rust toolchain with rustfmt and clippy,
 # a running PostgreSQL, and the tools the end-to-end tests use: Prometheus (tests/demo.rs runs
 # every dashboard query through a real one) and curl (it runs the demo's example request as
-# printed). Safe to run again; sourced by scripts/test.sh and scripts/demo.sh.
+# printed), and nutshell (a real Cashu mint for the gateway's tests). Safe to run again; sourced by
+# scripts/test.sh and scripts/demo.sh.
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
