@@ -115,9 +115,9 @@ async fn a_nutshell_mint_on_postgres_is_published_exactly_and_indexed_self_signe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_with_another_key_refuses_to_start_naming_both_keys() {
     let relay = TestRelay::start(None).await;
-    let mint = Nutshell::start("the mint's own seed", Books::Sqlite).await;
+    let mint = Nutshell::start("the mint own seed", Books::Sqlite).await;
     let dir = tempfile::tempdir().expect("dir");
-    key_file(dir.path(), "somebody else's seed");
+    key_file(dir.path(), "somebody else seed");
     let gateway = Gateway::start(&mint, &[&relay.url], dir.path(), &[]);
     let line = gateway
         .process
@@ -125,7 +125,7 @@ async fn a_gateway_with_another_key_refuses_to_start_naming_both_keys() {
     let info = mint.info().await;
     let theirs = info["pubkey"].as_str().expect("pubkey");
     assert!(line.contains(theirs), "{line}");
-    let ours = mintwatch_gateway::key::from_nutshell_seed("somebody else's seed")
+    let ours = mintwatch_gateway::key::from_nutshell_seed("somebody else seed")
         .expect("key")
         .public_key()
         .to_hex();
@@ -172,7 +172,11 @@ async fn kill_9_in_a_busy_publication_then_restart_repeats_and_loses_nothing() {
             gateway.metric("mintwatch_gateway_relay_acks_total").await >= acks_before_kill
         })
         .await;
-        assert!(busy, "no publication to interrupt:\n{}", gateway.process.output());
+        assert!(
+            busy,
+            "no publication to interrupt:\n{}",
+            gateway.process.output()
+        );
         // SIGKILL (Running's drop), in the middle of the publication.
         drop(gateway);
         let ledger = mint.ledger().await;
@@ -182,7 +186,10 @@ async fn kill_9_in_a_busy_publication_then_restart_repeats_and_loses_nothing() {
         // More traffic while the gateway is down.
         bulk_traffic(&mut wallet, 1).await;
     }
-    assert!(interrupted >= 2, "only {interrupted} of 3 kills landed before the end of the publication");
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} of 3 kills landed before the end of the publication"
+    );
     let gateway = Gateway::start(&mint, &[&relay.url], dir.path(), &extra);
     bulk_traffic(&mut wallet, 1).await;
     let ledger = mint.ledger().await;

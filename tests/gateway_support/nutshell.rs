@@ -167,7 +167,7 @@ impl Nutshell {
             .stderr(std::process::Stdio::null());
         self.process = Some(Running::spawn("nutshell mint", cmd));
         let info = format!("{}/v1/info", self.url);
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(r) = reqwest::get(&info).await {
                 if r.status().is_success() {
@@ -176,7 +176,11 @@ impl Nutshell {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "nutshell did not answer {info} within 60 s"
+                "nutshell did not answer {info} within 120 s:\n{}",
+                self.process
+                    .as_ref()
+                    .map(Running::output)
+                    .unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
