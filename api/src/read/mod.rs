@@ -6,8 +6,10 @@
 //! Every answer type derives [`utoipa::ToSchema`]: the OpenAPI document describes exactly what
 //! these functions return.
 
+pub mod activity;
 mod cursor;
 pub mod directory;
+pub mod latest_findings;
 pub mod pages;
 pub mod report;
 pub mod spent;
@@ -15,7 +17,9 @@ pub mod stats;
 
 use mintwatch_indexer::store::StoreError;
 
+pub use activity::{daily_activity, DayActivity};
 pub use directory::{search_mints, DirectoryPage, MintSummary};
+pub use latest_findings::{latest_findings, LatestFinding};
 pub use pages::{
     findings_page, reviews_page, FindingItem, FindingsFilter, FindingsPage, ReviewItem, ReviewsPage,
 };
