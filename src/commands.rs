@@ -243,9 +243,7 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         .context("cannot start the indexer")?;
     let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
     let keys = match &args.key_file {
-        Some(path) => {
-            Some(mintwatch_api::nostr::load_or_create_key(path).context("indexer key")?)
-        }
+        Some(path) => Some(mintwatch_api::nostr::load_or_create_key(path).context("indexer key")?),
         None => None,
     };
     let state = mintwatch_api::ApiState::new(store.clone(), metrics)

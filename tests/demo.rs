@@ -335,7 +335,11 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
         demo.output()
     );
     let website = url_of(&website_line).to_string();
-    let home = client.get(&website).send().await.expect("the website answers");
+    let home = client
+        .get(&website)
+        .send()
+        .await
+        .expect("the website answers");
     assert!(home.status().is_success(), "{website}: {}", home.status());
     let html = home.text().await.expect("the directory page");
     assert!(html.contains("Cashu mint directory"), "{website}: {html}");

@@ -38,7 +38,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const AXE: &str = include_str!("website/axe-4.14.1.min.js");
 const VECTORS: &str = include_str!("../protocol/tests/vectors/nut00-hash-to-curve.json");
-const HOSTILE_REVIEW: &str = "<script>window.__pwned = 1</script> <img src=x onerror=\"window.__pwned = 2\"> terrible mint";
+const HOSTILE_REVIEW: &str =
+    "<script>window.__pwned = 1</script> <img src=x onerror=\"window.__pwned = 2\"> terrible mint";
 
 /// chromedriver on a free port and a headless Chromium session through it.
 async fn browser() -> (Running, Client) {
@@ -160,7 +161,11 @@ fn token_v3(mint_url: &str, secrets: &[&str]) -> String {
 /// from them. A resolved finding's stored totals are those of when it was found, so only its
 /// events are checked.
 fn verify_evidence(file: &Value) -> (FindingKind, BTreeSet<EventId>) {
-    let kind: FindingKind = file["finding"].as_str().expect("finding").parse().expect("kind");
+    let kind: FindingKind = file["finding"]
+        .as_str()
+        .expect("finding")
+        .parse()
+        .expect("kind");
     let mint = MintKey::parse(file["mint"].as_str().expect("mint")).expect("mint key");
     let y = file["Y"].as_str().map(|y| Point::parse(y).expect("Y"));
     let events: Vec<SignedEvent> = file["events"]
@@ -222,7 +227,10 @@ async fn the_website_in_a_real_browser() {
 
     // The directory lists every simulated mint that was indexed; a search finds one by name.
     goto(&c, &format!("{base}/")).await;
-    let listed = c.find_all(Locator::Css("ol.mints > li")).await.expect("cards");
+    let listed = c
+        .find_all(Locator::Css("ol.mints > li"))
+        .await
+        .expect("cards");
     assert!(listed.len() >= 6, "{} mints listed", listed.len());
     accessible(&c, "directory").await;
     screenshot(&c, "directory").await;
@@ -245,18 +253,36 @@ async fn the_website_in_a_real_browser() {
         .for_element(Locator::Css("ol.mints h2 a"))
         .await
         .expect("results");
-    let first = c.find(Locator::Css("ol.mints h2 a")).await.expect("a result");
-    assert_eq!(first.text().await.expect("name"), target.name, "the searched mint comes first");
+    let first = c
+        .find(Locator::Css("ol.mints h2 a"))
+        .await
+        .expect("a result");
+    assert_eq!(
+        first.text().await.expect("name"),
+        target.name,
+        "the searched mint comes first"
+    );
     first.click().await.expect("open the mint");
-    c.wait().for_element(Locator::Id("findings")).await.expect("mint page");
-    assert!(c.current_url().await.expect("url").path().ends_with(&target.mint.to_hex()));
+    c.wait()
+        .for_element(Locator::Id("findings"))
+        .await
+        .expect("mint page");
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .ends_with(&target.mint.to_hex()));
 
     // Every misbehaving mint: each expected finding shown, its evidence downloaded in the browser
     // and verified here.
     let mut evidence_checked = 0;
     for (i, m) in misbehaving.iter().enumerate() {
         goto(&c, &format!("{base}/mints/{}", m.mint.to_hex())).await;
-        let cards = c.find_all(Locator::Css("article.finding")).await.expect("findings");
+        let cards = c
+            .find_all(Locator::Css("article.finding"))
+            .await
+            .expect("findings");
         let want = expected_of(&sim, &m.mint);
         let mut seen = BTreeSet::new();
         for card in &cards {
@@ -275,9 +301,17 @@ async fn the_website_in_a_real_browser() {
             let file: Value = serde_json::from_str(body.as_str().expect("text"))
                 .unwrap_or_else(|e| panic!("{href}: {e}: {body}"));
             let (kind, ids) = verify_evidence(&file);
-            let heading = card.find(Locator::Css("h3")).await.expect("h3").text().await.expect("text");
+            let heading = card
+                .find(Locator::Css("h3"))
+                .await
+                .expect("h3")
+                .text()
+                .await
+                .expect("text");
             assert!(
-                heading.to_lowercase().starts_with(&kind.as_str().replace('-', " ")),
+                heading
+                    .to_lowercase()
+                    .starts_with(&kind.as_str().replace('-', " ")),
                 "{heading} for {kind}"
             );
             // Resolved findings are shown (and their evidence verified) too; the simulator's
@@ -319,18 +353,31 @@ async fn the_website_in_a_real_browser() {
             .await
             .expect("text")
             .unwrap_or_default();
-        assert!(title.contains("per day") || title.contains("over time"), "{title}");
-        let lines = chart.find_all(Locator::Css("polyline")).await.expect("lines");
+        assert!(
+            title.contains("per day") || title.contains("over time"),
+            "{title}"
+        );
+        let lines = chart
+            .find_all(Locator::Css("polyline"))
+            .await
+            .expect("lines");
         assert!(!lines.is_empty(), "{title}: nothing drawn");
     }
     let mut review = String::new();
-    for r in c.find_all(Locator::Css(".review-text")).await.expect("reviews") {
+    for r in c
+        .find_all(Locator::Css(".review-text"))
+        .await
+        .expect("reviews")
+    {
         let t = r.text().await.expect("text");
         if t.contains("terrible mint") {
             review = t;
         }
     }
-    assert!(review.contains("<script>window.__pwned = 1</script>"), "{review}");
+    assert!(
+        review.contains("<script>window.__pwned = 1</script>"),
+        "{review}"
+    );
     assert!(review.contains("<img src=x"), "{review}");
     let pwned = c
         .execute("return typeof window.__pwned;", vec![])
@@ -366,7 +413,11 @@ async fn the_website_in_a_real_browser() {
     }
     let ((unit, epoch), totals) = honest.groups.iter().next().expect("a group");
     let tokens: Vec<_> = (0..totals.mint_count + 3)
-        .map(|i| sim.wallet.token(&honest.mint, unit, *epoch, i).expect("token"))
+        .map(|i| {
+            sim.wallet
+                .token(&honest.mint, unit, *epoch, i)
+                .expect("token")
+        })
         .collect();
     let ys: Vec<Point> = tokens.iter().map(|t| t.y).collect();
     let answers = check_spent(&db.store, &ys).await.expect("check_spent");
@@ -380,9 +431,18 @@ async fn the_website_in_a_real_browser() {
     assert!(answers.last().expect("answer").burnt.is_empty());
     let token = token_v3(&honest.url.to_string(), &[&burnt.secret, &unknown.secret]);
     let token_box = c.find(Locator::Id("token")).await.expect("token box");
-    assert_eq!(token_box.attr("name").await.expect("attr"), None, "the token box is never sent");
+    assert_eq!(
+        token_box.attr("name").await.expect("attr"),
+        None,
+        "the token box is never sent"
+    );
     token_box.send_keys(&token).await.expect("paste");
-    c.find(Locator::Id("derive")).await.expect("button").click().await.expect("derive");
+    c.find(Locator::Id("derive"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("derive");
     let derived = c
         .find(Locator::Id("ys"))
         .await
@@ -393,7 +453,11 @@ async fn the_website_in_a_real_browser() {
         .unwrap_or_default();
     let derived: Vec<&str> = derived.split_whitespace().collect();
     assert_eq!(derived, vec![burnt.y.to_hex(), unknown.y.to_hex()]);
-    let cleared = token_box.prop("value").await.expect("value").unwrap_or_default();
+    let cleared = token_box
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
     assert!(cleared.is_empty(), "the token is cleared");
     c.find(Locator::Css("form button[type=submit]"))
         .await
@@ -401,11 +465,20 @@ async fn the_website_in_a_real_browser() {
         .click()
         .await
         .expect("look up");
-    c.wait().for_element(Locator::Id("answers")).await.expect("answers");
-    let cards = c.find_all(Locator::Css("article.spent-answer")).await.expect("answers");
+    c.wait()
+        .for_element(Locator::Id("answers"))
+        .await
+        .expect("answers");
+    let cards = c
+        .find_all(Locator::Css("article.spent-answer"))
+        .await
+        .expect("answers");
     assert_eq!(cards.len(), 2);
     let first = cards[0].text().await.expect("text");
-    assert!(first.contains(&burnt.y.to_hex()) && first.contains("Spent."), "{first}");
+    assert!(
+        first.contains(&burnt.y.to_hex()) && first.contains("Spent."),
+        "{first}"
+    );
     let by = cards[0]
         .find(Locator::Css("a[href^='/mints/']"))
         .await
@@ -416,13 +489,19 @@ async fn the_website_in_a_real_browser() {
         .expect("href");
     assert_eq!(by, format!("/mints/{}", honest.mint.to_hex()));
     let second = cards[1].text().await.expect("text");
-    assert!(second.contains(&unknown.y.to_hex()) && second.contains("Not known to be spent"), "{second}");
+    assert!(
+        second.contains(&unknown.y.to_hex()) && second.contains("Not known to be spent"),
+        "{second}"
+    );
     accessible(&c, "spent lookup").await;
     screenshot(&c, "spent").await;
 
     // Findings: every stored finding (fewer than a page), each linking its evidence.
     goto(&c, &format!("{base}/findings")).await;
-    let listed = c.find_all(Locator::Css("article.finding")).await.expect("findings");
+    let listed = c
+        .find_all(Locator::Css("article.finding"))
+        .await
+        .expect("findings");
     let stored = db.count("findings").await as usize;
     assert_eq!(listed.len(), stored.min(50));
     let kinds: BTreeMap<FindingKind, usize> =
@@ -432,7 +511,10 @@ async fn the_website_in_a_real_browser() {
         });
     let page = text(&c, "main").await.to_lowercase();
     for kind in kinds.keys() {
-        assert!(page.contains(&kind.as_str().replace('-', " ")), "{kind} listed");
+        assert!(
+            page.contains(&kind.as_str().replace('-', " ")),
+            "{kind} listed"
+        );
     }
     accessible(&c, "findings").await;
     screenshot(&c, "findings").await;
@@ -440,7 +522,10 @@ async fn the_website_in_a_real_browser() {
     // About: the formula and the indexer's key and relay.
     goto(&c, &format!("{base}/about")).await;
     let about = text(&c, "main").await;
-    assert!(about.contains(&indexer_key) && about.contains(&relay.url), "{about}");
+    assert!(
+        about.contains(&indexer_key) && about.contains(&relay.url),
+        "{about}"
+    );
     assert!(about.contains("rank = min(cap"));
     accessible(&c, "about").await;
     screenshot(&c, "about").await;
@@ -455,7 +540,10 @@ async fn the_website_in_a_real_browser() {
         )
         .await
         .expect("widths");
-    assert!(overflow.as_i64().expect("number") <= 0, "horizontal overflow {overflow}");
+    assert!(
+        overflow.as_i64().expect("number") <= 0,
+        "horizontal overflow {overflow}"
+    );
     screenshot(&c, "directory-phone").await;
 
     c.close().await.expect("close the browser");

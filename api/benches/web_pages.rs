@@ -99,7 +99,10 @@ async fn bench_store(name: &str) -> Store {
     store.migrate().await.expect("migrate");
     fill(&store).await;
     let (burns, mints) = counts(&store).await;
-    assert!(burns >= MIN_BURNS && mints >= MIN_MINTS, "{burns} burns, {mints} mints");
+    assert!(
+        burns >= MIN_BURNS && mints >= MIN_MINTS,
+        "{burns} burns, {mints} mints"
+    );
     println!("corpus: filled {name}: {burns} burns, {mints} mints (kept for the next run)");
     store
 }
@@ -144,7 +147,11 @@ async fn fill(store: &Store) {
         }
         batch = tokio::task::block_in_place(|| sim.next_round());
         burns += batch.iter().map(common::burns_in).sum::<u64>();
-        println!("  fill: round {}, {burns} burns, {:.0} s", sim.round(), start.elapsed().as_secs_f64());
+        println!(
+            "  fill: round {}, {burns} burns, {:.0} s",
+            sim.round(),
+            start.elapsed().as_secs_f64()
+        );
     }
     drop(tx);
     run.await.expect("ingest task").expect("ingest ends");
@@ -174,7 +181,11 @@ async fn measure(app: &axum::Router, paths: &[String], n: usize) -> Timing {
         let start = Instant::now();
         let response = app
             .clone()
-            .oneshot(Request::get(path.as_str()).body(Body::empty()).expect("request"))
+            .oneshot(
+                Request::get(path.as_str())
+                    .body(Body::empty())
+                    .expect("request"),
+            )
             .await
             .expect("infallible");
         let status = response.status();
@@ -182,7 +193,12 @@ async fn measure(app: &axum::Router, paths: &[String], n: usize) -> Timing {
             .await
             .expect("body");
         times.push(start.elapsed());
-        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
         max_bytes = max_bytes.max(body.len());
     }
     times.sort();
@@ -203,7 +219,10 @@ fn main() {
     let db = std::env::var("MW_BENCH_DB").unwrap_or_else(|_| "mintwatch_bench_web".into());
     common::runtime().block_on(async {
         let store = bench_store(&db).await;
-        let app = router(ApiState::new(store.clone(), metrics_recorder().expect("recorder")));
+        let app = router(ApiState::new(
+            store.clone(),
+            metrics_recorder().expect("recorder"),
+        ));
         let sim_mints: Vec<Vec<u8>> =
             sqlx::query_scalar("SELECT key FROM mints WHERE burn_count > 0 ORDER BY key")
                 .fetch_all(store.pool())
@@ -218,7 +237,11 @@ fn main() {
         others.truncate(300);
         let css = app
             .clone()
-            .oneshot(Request::get("/static/site.css").body(Body::empty()).expect("request"))
+            .oneshot(
+                Request::get("/static/site.css")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
             .await
             .expect("infallible");
         let css = axum::body::to_bytes(css.into_body(), usize::MAX)
@@ -238,10 +261,20 @@ fn main() {
                 "mint page, simulated mints (~10k burns, charts)",
                 sim_mints.iter().map(page).collect(),
             ),
-            ("mint page, announcement-only mints", others.iter().map(page).collect()),
+            (
+                "mint page, announcement-only mints",
+                others.iter().map(page).collect(),
+            ),
         ];
-        println!("{} mints with burns, {} requests per route, stylesheet {css} bytes", sim_mints.len(), n);
-        println!("{:<52} {:>9} {:>9} {:>13}", "route", "p50 ms", "p99 ms", "max KiB+css");
+        println!(
+            "{} mints with burns, {} requests per route, stylesheet {css} bytes",
+            sim_mints.len(),
+            n
+        );
+        println!(
+            "{:<52} {:>9} {:>9} {:>13}",
+            "route", "p50 ms", "p99 ms", "max KiB+css"
+        );
         let mut baseline = None;
         for (name, paths) in &routes {
             // Warm-up: one pass over the paths (plans, caches).
@@ -250,9 +283,17 @@ fn main() {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             let weight = (t.max_bytes + css) as f64 / 1024.0;
             let ratio = baseline.map_or(String::new(), |b: Duration| {
-                format!("  (p50 {:.0}× baseline)", t.p50.as_secs_f64() / b.as_secs_f64())
+                format!(
+                    "  (p50 {:.0}× baseline)",
+                    t.p50.as_secs_f64() / b.as_secs_f64()
+                )
             });
-            println!("{name:<52} {:>9.2} {:>9.2} {:>13.1}{ratio}", ms(t.p50), ms(t.p99), weight);
+            println!(
+                "{name:<52} {:>9.2} {:>9.2} {:>13.1}{ratio}",
+                ms(t.p50),
+                ms(t.p99),
+                weight
+            );
             baseline.get_or_insert(t.p50);
         }
         println!("load at the end: {}", common::load());

@@ -38,8 +38,12 @@ pub fn series(rows: &[DayActivity]) -> Vec<UnitSeries> {
         if let Some(s) = out.last_mut() {
             let before = s.days.last().map_or(0, |d| d.3);
             let net = to_i128(r.mint_amount) - to_i128(r.burn_amount);
-            s.days
-                .push((r.day, r.burn_amount, r.mint_amount, before.saturating_add(net)));
+            s.days.push((
+                r.day,
+                r.burn_amount,
+                r.mint_amount,
+                before.saturating_add(net),
+            ));
         }
     }
     out
@@ -124,18 +128,17 @@ fn draw(lines: &[Line<'_>]) -> Result<String, String> {
         for (name, color, points) in lines {
             let color = *color;
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(*name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
                 });
             chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|p| Circle::new(*p, 3, color.filled())),
-                )
+                .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
                 .map_err(err)?;
         }
         chart

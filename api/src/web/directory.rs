@@ -48,9 +48,8 @@ const IDENTITIES: [&str; 4] = ["self-signed", "operator", "mismatch", "unbound"]
 impl DirectoryForm {
     /// The directory query, or a message naming the field at fault.
     fn query(&self) -> Result<DirectoryQuery, WebError> {
-        let bad = |field: &str, e: &dyn std::fmt::Display| {
-            WebError::BadRequest(format!("{field}: {e}"))
-        };
+        let bad =
+            |field: &str, e: &dyn std::fmt::Display| WebError::BadRequest(format!("{field}: {e}"));
         Ok(DirectoryQuery {
             q: given(&self.q).map(str::to_string),
             unit: given(&self.unit)
@@ -308,8 +307,14 @@ mod tests {
             last_seen: 1_790_000_000,
         };
         let html = card(&m, None).into_string();
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
         assert!(html.contains("1,234 burns"));
     }
 
@@ -337,6 +342,8 @@ mod tests {
             min_rank: Some("lots".into()),
             ..DirectoryForm::default()
         };
-        assert!(matches!(bad.query(), Err(WebError::BadRequest(m)) if m.starts_with("minimum rank")));
+        assert!(
+            matches!(bad.query(), Err(WebError::BadRequest(m)) if m.starts_with("minimum rank"))
+        );
     }
 }

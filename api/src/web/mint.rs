@@ -42,8 +42,8 @@ pub async fn page(
         read::reviews_page(pool, &mint, Some(REVIEWS_SHOWN), None),
         read::daily_activity(pool, &mint),
     );
-    let report =
-        report?.ok_or_else(|| WebError::NotFound(format!("mint {mint} is not in the directory")))?;
+    let report = report?
+        .ok_or_else(|| WebError::NotFound(format!("mint {mint} is not in the directory")))?;
     let (findings, reviews, days) = (findings?, reviews?, days?);
     let name = report
         .info
@@ -100,12 +100,36 @@ fn event_link(id: &str) -> Markup {
 
 /// What each rank component is (docs/REPUTATION.md).
 const COMPONENTS: [(&str, &str, &str); 6] = [
-    ("chain", "0–50", "Publishing every batch of burns, each linked to the previous one."),
-    ("identity", "0–15", "Signing with the key wallets know from the mint's /v1/info."),
-    ("reviews", "0–25", "Mean rating, weighted by the number of distinct reviewers."),
-    ("epochs", "0–10", "Closing epochs with balances that add up."),
-    ("activity", "×0–1", "1 within 30 days of the mint's last event, then halving every 90 days."),
-    ("penalty", "0–40", "10 per cross-mint collision, balance mismatch or unresolved gap."),
+    (
+        "chain",
+        "0–50",
+        "Publishing every batch of burns, each linked to the previous one.",
+    ),
+    (
+        "identity",
+        "0–15",
+        "Signing with the key wallets know from the mint's /v1/info.",
+    ),
+    (
+        "reviews",
+        "0–25",
+        "Mean rating, weighted by the number of distinct reviewers.",
+    ),
+    (
+        "epochs",
+        "0–10",
+        "Closing epochs with balances that add up.",
+    ),
+    (
+        "activity",
+        "×0–1",
+        "1 within 30 days of the mint's last event, then halving every 90 days.",
+    ),
+    (
+        "penalty",
+        "0–40",
+        "10 per cross-mint collision, balance mismatch or unresolved gap.",
+    ),
 ];
 
 fn number(v: Option<&Value>) -> Option<f64> {
@@ -128,7 +152,10 @@ fn why(report: &MintReport) -> String {
         get("activity"),
         get("penalty")
     );
-    match (number(c.get("cap")), c.get("cap_reason").and_then(Value::as_str)) {
+    match (
+        number(c.get("cap")),
+        c.get("cap_reason").and_then(Value::as_str),
+    ) {
         (Some(cap), Some(reason)) => {
             s.push_str(&format!(", capped at {cap:.0}: {reason}."));
         }
