@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
 use sqlx::Row;
 
-use mintwatch_protocol::{Epoch, EventId, FindingKind, MintKey, Point, SignedEvent, Unit};
+use mintwatch_protocol::{Epoch, EventId, MintKey, Point, SignedEvent, Unit};
 
 use crate::{Store, StoreError};
 
@@ -13,26 +12,8 @@ fn corrupt(field: &'static str, why: impl ToString) -> StoreError {
     StoreError::corrupt(field, why)
 }
 
-/// An unresolved finding as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenFinding {
-    /// The mint it is about.
-    pub mint: MintKey,
-    /// What it is.
-    pub kind: FindingKind,
-    /// What makes it one finding (see the `findings` table).
-    pub key: String,
-    /// The `Y`, for double-spends and collisions.
-    pub y: Option<Point>,
-    /// The unit, for per-epoch findings.
-    pub unit: Option<Unit>,
-    /// The epoch, for per-epoch findings.
-    pub epoch: Option<Epoch>,
-    /// The proving events, in the order the analyze stage gave them.
-    pub event_ids: Vec<EventId>,
-    /// The analyze stage's figures.
-    pub detail: Value,
-}
+/// An unresolved finding as stored: the same fields the analyze stage records it with.
+pub type OpenFinding = crate::records::NewFinding;
 
 /// The unresolved findings of `mint`, or of every mint, sorted by mint, kind and key.
 pub async fn open_findings(
