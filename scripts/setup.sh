@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes this machine ready to build and test mintwatch: a Rust toolchain with rustfmt and clippy,
 # a running PostgreSQL, and the tools the end-to-end tests use: Prometheus (tests/demo.rs runs
-# every dashboard query through a real one) and curl (it runs the demo's example request as
-# printed). Safe to run again; sourced by scripts/test.sh and scripts/demo.sh.
+# every dashboard query through a real one), curl (it runs the demo's example request as
+# printed), and Chromium with chromedriver (the website's browser tests). Safe to run again;
+# sourced by scripts/test.sh and scripts/demo.sh.
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -61,3 +62,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 fi
 log "prometheus and curl ready"
+
+# The website's browser tests (tests/website.rs) drive Debian's Chromium through chromedriver.
+browser_missing=()
+[ -x /usr/bin/chromium ] || browser_missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || browser_missing+=(chromium-driver)
+if [ "${#browser_missing[@]}" -gt 0 ]; then
+  log "installing ${browser_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends "${browser_missing[@]}" fonts-dejavu-core
+  for bin in /usr/bin/chromium /usr/bin/chromedriver; do
+    if [ ! -x "$bin" ]; then
+      log "$bin is still missing; install it (Debian: apt-get install chromium chromium-driver)"
+      exit 1
+    fi
+  done
+fi
+log "chromium and chromedriver ready"

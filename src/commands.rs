@@ -242,8 +242,16 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         .await
         .context("cannot start the indexer")?;
     let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
+    let keys = match &args.key_file {
+        Some(path) => Some(mintwatch_api::nostr::load_or_create_key(path).context("indexer key")?),
+        None => None,
+    };
     let state = mintwatch_api::ApiState::new(store.clone(), metrics)
-        .with_live_stats(crate::live::live_stats(&indexer));
+        .with_live_stats(crate::live::live_stats(&indexer))
+        .with_site(mintwatch_api::web::SiteInfo {
+            indexer_key: keys.as_ref().map(|k| k.public_key().to_hex()),
+            relays: args.relays.clone(),
+        });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -254,9 +262,8 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
     let http = tokio::spawn(mintwatch_api::serve(listener, state, async {
         let _ = http_stopped.await;
     }));
-    let nostr = match &args.key_file {
-        Some(path) => {
-            let keys = mintwatch_api::nostr::load_or_create_key(path).context("indexer key")?;
+    let nostr = match keys {
+        Some(keys) => {
             let mut service = mintwatch_api::nostr::NostrService::new(args.relays.clone(), keys);
             service.publish_interval = Duration::from_secs(args.publish_interval_secs);
             Some(

@@ -13,6 +13,7 @@ use nostr_sdk::Client;
 use tracing::{info, warn};
 
 use mintwatch_api::nostr::{load_or_create_key, NostrService};
+use mintwatch_api::web::SiteInfo;
 use mintwatch_api::{metrics_recorder, serve, ApiState};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
@@ -103,6 +104,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     .context("cannot start the indexer")?;
 
     let keys = load_or_create_key(&config.key_file).context("indexer key")?;
+    let indexer_key = keys.public_key().to_hex();
     let mut nostr = NostrService::new(vec![relay_url.clone()], keys);
     nostr.publish_interval = Duration::from_secs(30);
     let nostr = nostr
@@ -117,7 +119,12 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let state = ApiState::new(store.clone(), metrics).with_live_stats(live_stats(&indexer));
+    let state = ApiState::new(store.clone(), metrics)
+        .with_live_stats(live_stats(&indexer))
+        .with_site(SiteInfo {
+            indexer_key: Some(indexer_key),
+            relays: vec![relay_url.clone()],
+        });
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(serve(listener, state, async {
         let _ = http_stopped.await;
@@ -126,6 +133,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let base = format!("http://{bound}");
     println!();
     println!("mintwatch demo");
+    println!("  website          {base}/");
     println!("  relay            {relay_url}");
     println!("  API              {base}/v1/mints?sort=rank");
     println!("  metrics          {base}/metrics");

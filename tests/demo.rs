@@ -258,6 +258,15 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
         .stderr(Stdio::inherit());
     let started = Instant::now();
     let mut demo = Running::spawn("mintwatch demo", command);
+    // The website's address comes first, before the API's.
+    let website_line = demo.wait_for_line(Duration::from_secs(60), |l| {
+        let l = l.trim_start();
+        l.starts_with("website ") || l.starts_with("API ") || l.starts_with("relay ")
+    });
+    assert!(
+        website_line.trim_start().starts_with("website "),
+        "the first address printed is not the website's: {website_line}"
+    );
     let api_line = demo.wait_for_line(Duration::from_secs(60), |l| {
         l.trim_start().starts_with("API ")
     });
@@ -326,6 +335,15 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
         "the directory is still empty after 60 s:\n{}",
         demo.output()
     );
+    let website = url_of(&website_line).to_string();
+    let home = client
+        .get(&website)
+        .send()
+        .await
+        .expect("the website answers");
+    assert!(home.status().is_success(), "{website}: {}", home.status());
+    let html = home.text().await.expect("the directory page");
+    assert!(html.contains("Cashu mint directory"), "{website}: {html}");
     let out = Command::new("sh")
         .args(["-c", &example])
         .output()

@@ -24,8 +24,11 @@
 //!   requests (a fresh key each, as a private wallet does) one at a time; baseline: the same
 //!   wallet's own ephemeral event echoed by the relay, and `QueryService::answer` in process.
 //!
+//! - Website: each page kind through the real router in process (`web.rs`), against `/healthz`.
+//!
 //! `MW_BENCH_SECS` sets each open-loop measurement's length (default 10 s, after 2 s of warm-up).
-//! `MW_BENCH_ONLY=nostr` runs only the query service; `MW_BENCH_ONLY=http` only the HTTP part;
+//! `MW_BENCH_ONLY=nostr` runs only the query service, `MW_BENCH_ONLY=http` only the HTTP part,
+//! `MW_BENCH_ONLY=web` only the website;
 //! `MW_BENCH_ROUTES=spent/{Y},q=word` keeps only the HTTP routes whose name contains one of the
 //! comma-separated parts (the `/healthz` baseline always runs).
 
@@ -39,6 +42,7 @@ mod samples;
 mod server;
 mod store;
 mod wallet;
+mod web;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -76,11 +80,15 @@ fn main() {
         }
 
         let only = std::env::var("MW_BENCH_ONLY").unwrap_or_default();
-        if only != "nostr" {
+        let runs = |part: &str| only.is_empty() || only == part;
+        if runs("http") {
             http::http_load(&store, &s, &routes, &db, secs).await;
         }
-        if only != "http" {
+        if runs("nostr") {
             query_service::query_service(&store, &s, &mut rng).await;
+        }
+        if runs("web") {
+            web::web_pages(&store).await;
         }
         println!("\nload at the end: {}", machine::load());
         store.close().await;

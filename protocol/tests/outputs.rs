@@ -518,6 +518,7 @@ fn request_response_round_trip() {
             network: Some(Network::Mainnet),
             identity: Some(IdentityLevel::SelfSigned),
             min_rank: Some(40),
+            has_findings: Some(true),
             sort: Sort::Activity,
             limit: Some(200),
             cursor: Some("opaque".into()),

@@ -29,6 +29,7 @@ fn mint_key(s: &str) -> Result<MintKey, ApiError> {
         ("network" = Option<String>, Query, description = "mainnet (or bitcoin), testnet, signet, regtest, unknown"),
         ("identity" = Option<String>, Query, description = "self-signed, operator, mismatch or unbound"),
         ("min_rank" = Option<u8>, Query, description = "Only mints ranked at least this (0..=100)"),
+        ("has_findings" = Option<bool>, Query, description = "Only mints with unresolved findings (true) or without (false)"),
         ("sort" = Option<String>, Query, description = "rank (default), reviews, activity or name"),
         ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
@@ -48,13 +49,13 @@ pub async fn list(
 }
 
 /// A strong ETag of a body: its SHA-256, shortened.
-fn etag_of(body: &[u8]) -> String {
+pub(crate) fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
 /// Whether `If-None-Match` names `etag` (or `*`). Weak comparison, as RFC 9110 asks for GET.
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

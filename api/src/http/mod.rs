@@ -33,6 +33,7 @@ pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use openapi::ApiDoc;
 
 use crate::read::{LiveStats, SpentLookups};
+use crate::web::SiteInfo;
 
 /// Largest request body accepted (a batch of 1,000 `Y`s is about 70 KB).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
@@ -50,6 +51,8 @@ pub struct ApiState {
     pub metrics: PrometheusHandle,
     /// The indexer's live counters, when it runs in this process.
     pub live: Option<LiveStats>,
+    /// What the website's about page says of this indexer (its nostr key and relays).
+    pub site: SiteInfo,
 }
 
 impl ApiState {
@@ -60,7 +63,14 @@ impl ApiState {
             store,
             metrics,
             live: None,
+            site: SiteInfo::default(),
         }
+    }
+
+    /// Names the indexer's nostr key and relays on the website.
+    pub fn with_site(mut self, site: SiteInfo) -> Self {
+        self.site = site;
+        self
     }
 
     /// Adds the indexer's live counters to `/v1/stats`.
@@ -148,11 +158,17 @@ pub fn router(state: ApiState) -> Router {
         .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
         .expose_headers([header::ETAG]);
     // Layers run outermost last-added: CORS, trace, metrics, error shaping, limits, handler.
+    // The website is merged after the API's layers: its errors are HTML pages, not JSON.
     router
         .fallback(middleware::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(middleware::limit_query))
         .layer(axum::middleware::from_fn(error::json_errors))
+        .merge(
+            crate::web::router()
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn(middleware::limit_query)),
+        )
         .layer(axum::middleware::from_fn(middleware::track))
         .layer(TraceLayer::new_for_http())
         .layer(cors)

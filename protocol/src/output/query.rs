@@ -260,6 +260,9 @@ pub struct DirectoryQuery {
     /// Only mints ranked at least this, 0..=100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_rank: Option<u8>,
+    /// Only mints with unresolved findings (`true`) or without any (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_findings: Option<bool>,
     /// Sort order (default: rank).
     #[serde(default)]
     pub sort: Sort,

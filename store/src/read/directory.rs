@@ -185,6 +185,15 @@ fn push_filters(b: &mut QueryBuilder<'_, Postgres>, q: &DirectoryQuery) {
         b.push(" AND m.rank >= ");
         b.push_bind(f32::from(min));
     }
+    match q.has_findings {
+        Some(true) => {
+            b.push(" AND m.finding_count > 0");
+        }
+        Some(false) => {
+            b.push(" AND m.finding_count = 0");
+        }
+        None => {}
+    }
 }
 
 fn push_after(

@@ -7,9 +7,11 @@
 //! With the `openapi` feature every answer type derives `utoipa::ToSchema`: the OpenAPI document
 //! describes exactly what these functions return.
 
+pub mod activity;
 mod cursor;
 pub mod directory;
 pub mod evidence;
+pub mod latest_findings;
 pub mod pages;
 pub mod report;
 pub mod spent;
@@ -17,8 +19,10 @@ pub mod stats;
 
 use crate::StoreError;
 
+pub use activity::{daily_activity, DayActivity};
 pub use directory::{search_mints, DirectoryPage, MintSummary};
 pub use evidence::{events_by_id, open_findings, OpenFinding};
+pub use latest_findings::{latest_findings, LatestFinding};
 pub use pages::{
     findings_page, reviews_page, FindingItem, FindingsFilter, FindingsPage, ReviewItem, ReviewsPage,
 };
