@@ -282,3 +282,68 @@ fn card(m: &MintSummary, findings: Option<&BTreeMap<String, u64>>) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_urls_are_escaped() {
+        let m = MintSummary {
+            key: "ab".repeat(32),
+            name: Some("<script>alert(1)</script>".into()),
+            description: None,
+            urls: vec!["https://x.invalid/\"><img src=x onerror=alert(1)>".into()],
+            identity: "self-signed".into(),
+            rank: Some(42.0),
+            units: vec![],
+            nuts: vec![],
+            network: None,
+            reviews: 1,
+            findings: 0,
+            burns: 1_234,
+            mints: 0,
+            first_seen: 0,
+            last_seen: 1_790_000_000,
+        };
+        let html = card(&m, None).into_string();
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(html.contains("1,234 burns"));
+    }
+
+    #[test]
+    fn the_form_becomes_a_query_and_keeps_its_fields_across_pages() {
+        let form = DirectoryForm {
+            q: Some("bank".into()),
+            network: Some("mainnet".into()),
+            findings: Some("with".into()),
+            sort: Some("activity".into()),
+            unit: Some(String::new()),
+            ..DirectoryForm::default()
+        };
+        let q = form.query().expect("valid");
+        assert_eq!(q.q.as_deref(), Some("bank"));
+        assert_eq!(q.network, Some(Network::Mainnet));
+        assert_eq!(q.has_findings, Some(true));
+        assert_eq!(q.sort, Sort::Activity);
+        assert_eq!(q.unit, None, "an empty field is no filter");
+        assert_eq!(
+            form.with_cursor(Some("c1")),
+            "q=bank&network=mainnet&findings=with&sort=activity&cursor=c1"
+        );
+        let bad = DirectoryForm {
+            min_rank: Some("lots".into()),
+            ..DirectoryForm::default()
+        };
+        assert!(
+            matches!(bad.query(), Err(WebError::BadRequest(m)) if m.starts_with("minimum rank"))
+        );
+    }
+}
