@@ -1479,9 +1479,9 @@ async fn bad_requests_get_json_errors_never_a_500() {
     )
     .await;
 
-    // Routes and methods.
+    // Routes and methods (`/` is the website's directory page).
     for path in [
-        "/",
+        "/nope",
         "/v1",
         "/v1/mint",
         "/v2/mints",
