@@ -243,7 +243,7 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         .context("cannot start the indexer")?;
     let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
     let state = mintwatch_api::ApiState::new(store.clone(), metrics)
-        .with_live_stats(crate::live::live_stats(&indexer));
+        .with_live_stats(mintwatch::live::live_stats(&indexer));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
