@@ -4,8 +4,7 @@
 use ciborium::Value as Cbor;
 
 use super::content::{
-    base64_cbor, check_content_size, decode_base64, decode_cbor, expect_kind, prev_from_tags,
-    renamed,
+    base64_cbor, check_content_size, decode_base64, decode_cbor, prev_from_tags, renamed,
 };
 use crate::error::{ParseError, Reason};
 use crate::event::{EventId, SignedEvent};
@@ -291,7 +290,7 @@ fn parse_group(pairs: &[(Cbor, Cbor)], check: CurveCheck) -> Result<DataGroup, P
 impl CashuData {
     /// Parses a kind 4919: its content (see [`CashuData::decode_content`]) and its optional `e`.
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, CASHU_DATA)?;
+        event.expect_kind(CASHU_DATA)?;
         let groups = Self::decode_content(&event.content)?;
         let prev = prev_from_tags(event)?;
         Ok(Self { groups, prev })

@@ -1,6 +1,6 @@
-//! The steps every Broadcast kind's content shares: the kind and size checks, base64 and CBOR
-//! (decoding with bounded depth, and encoding for the simulator), CBOR read as JSON for the
-//! shapes JSON and CBOR share, and the optional `e` tag naming the previous event.
+//! The steps every Broadcast kind's content shares: the size check, base64 and CBOR (decoding
+//! with bounded depth, and encoding for the simulator), CBOR read as JSON for the shapes JSON and
+//! CBOR share, and the optional `e` tag naming the previous event.
 
 use ciborium::Value as Cbor;
 
@@ -22,20 +22,6 @@ pub(super) fn base64_cbor<T: serde::Serialize>(value: &T) -> String {
         bytes.clear();
     }
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-pub(super) fn expect_kind(event: &SignedEvent, kind: u16) -> Result<(), ParseError> {
-    if event.kind == kind {
-        Ok(())
-    } else {
-        Err(ParseError::new(
-            "kind",
-            Reason::WrongKind {
-                expected: kind,
-                found: event.kind,
-            },
-        ))
-    }
 }
 
 /// Refuses content over the event limit before any decoding, so every later step (base64, CBOR,

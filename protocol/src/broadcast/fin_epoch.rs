@@ -2,9 +2,7 @@
 //! JSON or base64 of CBOR. Kind 1337 is also NIP-C0 code snippets, so content that is not ours is
 //! told apart from content that is ours and wrong.
 
-use super::content::{
-    base64_cbor, check_content_size, expect_kind, json_or_base64_cbor, prev_from_tags,
-};
+use super::content::{base64_cbor, check_content_size, json_or_base64_cbor, prev_from_tags};
 use crate::error::{ParseError, Reason};
 use crate::event::{EventId, SignedEvent};
 use crate::kinds::FIN_EPOCH;
@@ -79,7 +77,7 @@ impl FinEpoch {
     /// JSON or CBOR object carrying at least one of `epoch`, `outstanding_balance`, `unit` is
     /// [`Reason::NotForUs`]; an object that carries them with bad values is an error of that field.
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, FIN_EPOCH)?;
+        event.expect_kind(FIN_EPOCH)?;
         let mut parsed = Self::decode_content(&event.content)?;
         parsed.prev = prev_from_tags(event)?;
         Ok(parsed)

@@ -1,7 +1,7 @@
 //! Kind 11467 (`MINT_INFO`): a mint's identity, its NUT-06 `GetInfoResponse` as base64 of CBOR
 //! or as JSON; only the shape is required, and invalid fields are left out.
 
-use super::content::{base64_cbor, check_content_size, expect_kind, json_or_base64_cbor};
+use super::content::{base64_cbor, check_content_size, json_or_base64_cbor};
 use crate::error::ParseError;
 use crate::event::SignedEvent;
 use crate::kinds::MINT_INFO;
@@ -56,7 +56,7 @@ impl MintInfo {
     /// as a JSON object. Only the shape is required (an object); every field is optional, and an
     /// invalid `pubkey`, URL or unit is left out rather than refusing the event.
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, MINT_INFO)?;
+        event.expect_kind(MINT_INFO)?;
         Self::decode_content(&event.content)
     }
 

@@ -6,7 +6,7 @@
 //! - `mint_info`: kind 11467, the mint's NUT-06 `GetInfoResponse`;
 //! - `cashu_data`: kind 4919, groups of `BURN` and `MINT` entries;
 //! - `fin_epoch`: kind 1337, a closed epoch's outstanding balance;
-//! - `content`: the decoding steps the three share (size cap, base64, CBOR, the `e` tag).
+//! - `content`: the steps the three share (size cap, base64, CBOR, the `e` tag).
 
 mod cashu_data;
 mod content;

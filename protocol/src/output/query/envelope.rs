@@ -4,7 +4,7 @@
 
 use super::request::{Method, Query};
 use super::response::{Response, ServiceError};
-use crate::error::{ParseError, Reason};
+use crate::error::ParseError;
 use crate::event::{EventId, SignedEvent, VerifyError};
 use crate::kinds::{MAX_EVENT_JSON_BYTES, SERVICE_INFO, SERVICE_REQUEST, SERVICE_RESPONSE};
 use crate::output::nip44::{self, ConversationKey};
@@ -70,15 +70,7 @@ pub fn build_service_info(
 /// Reads a kind 18172: the methods served (unknown names skipped). Refuses a service that does
 /// not announce `nip44_v2`. Checks shape only; verify the signature first.
 pub fn parse_service_info(event: &SignedEvent) -> Result<Vec<Method>, ParseError> {
-    if event.kind != SERVICE_INFO {
-        return Err(ParseError::new(
-            "kind",
-            Reason::WrongKind {
-                expected: SERVICE_INFO,
-                found: event.kind,
-            },
-        ));
-    }
+    event.expect_kind(SERVICE_INFO)?;
     let nip44 = event.tags_named("encryption").any(|v| {
         v.first()
             .is_some_and(|s| s.split_whitespace().any(|e| e == ENCRYPTION))
