@@ -247,7 +247,7 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         None => None,
     };
     let state = mintwatch_api::ApiState::new(store.clone(), metrics)
-        .with_live_stats(crate::live::live_stats(&indexer))
+        .with_live_stats(mintwatch::live::live_stats(&indexer))
         .with_site(mintwatch_api::web::SiteInfo {
             indexer_key: keys.as_ref().map(|k| k.public_key().to_hex()),
             relays: args.relays.clone(),

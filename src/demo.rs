@@ -23,7 +23,7 @@ use mintwatch_store::Store;
 use mintwatch_testkit::database::ensure_database;
 use mintwatch_testkit::TestRelay;
 
-use crate::live::live_stats;
+use mintwatch::live::live_stats;
 
 /// Settings of the demo.
 #[derive(Debug, Clone)]

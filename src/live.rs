@@ -19,8 +19,8 @@ pub fn live_stats(indexer: &RunningIndexer) -> LiveStats {
     )
 }
 
-/// Live statistics of these ingest and crawl counters, rates counted from now. (The root
-/// package's tests include this file too, to show an indexer's counters as the binary does.)
+/// Live statistics of these ingest and crawl counters, rates counted from now (the tests show
+/// an indexer's counters through this, as the binary does).
 pub fn live_stats_of(ingest: Arc<IngestStats>, crawl: CrawlStats) -> LiveStats {
     LiveStats::new(move || {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);

@@ -7,7 +7,6 @@
 mod commands;
 mod config;
 mod demo;
-mod live;
 mod shutdown;
 
 use std::io::IsTerminal;

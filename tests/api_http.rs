@@ -13,14 +13,12 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use mintwatch::live;
 use mintwatch_api::http::{served_routes, MAX_BODY_BYTES, MAX_QUERY_BYTES};
 use mintwatch_api::read::{
     check_spent, DirectoryPage, FindingsPage, GlobalStats, LiveStats, MintReport, MintSummary,
     ReviewsPage, SpentEntry, SpentLookups,
 };
-#[allow(dead_code)]
-#[path = "../src/live.rs"]
-mod live;
 use mintwatch_api::{metrics_recorder, ApiState};
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent};
 use mintwatch_sim::{MintRole, Simulation};

@@ -742,7 +742,12 @@ async fn a_wallet_gets_true_answers_and_the_relay_gets_every_assertion_and_label
         .await
         .expect("rank changed");
     let before = handle.stats();
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // The sentinel: two more scans, so a whole scan started after the change and read it (the
+    // first may have read the reports before it).
+    assert!(
+        wait_for(WAIT, || async { handle.stats().scans >= before.scans + 2 }).await,
+        "the publisher stopped scanning"
+    );
     assert_eq!(
         handle.stats().assertions,
         before.assertions,
@@ -769,7 +774,15 @@ async fn a_wallet_gets_true_answers_and_the_relay_gets_every_assertion_and_label
         wait_for(WAIT, || async { handle.stats().assertions >= 1 }).await,
         "the changed assertion was not re-published"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The sentinel: a whole scan after the one that published, which must publish nothing more.
+    let published = handle.stats();
+    assert!(
+        wait_for(WAIT, || async {
+            handle.stats().scans >= published.scans + 2
+        })
+        .await,
+        "the publisher stopped scanning"
+    );
     let after = handle.stats();
     assert_eq!(
         (after.assertions, after.labels),

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use mintwatch::live;
 use mintwatch_api::{metrics_recorder, serve, ApiState};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
@@ -12,10 +13,6 @@ use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_sim::{SimConfig, Simulator};
 use mintwatch_testkit::{poll_until, wait_for, TestDb, TestRelay};
-
-#[allow(dead_code)]
-#[path = "../src/live.rs"]
-mod live;
 
 /// Metric names in a PromQL expression (histogram series reduced to the histogram's name).
 fn metric_names(expr: &str) -> BTreeSet<String> {

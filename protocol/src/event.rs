@@ -146,6 +146,22 @@ fn hex_field<const N: usize>(field: &str, s: &str) -> Result<[u8; N], ParseError
 }
 
 impl SignedEvent {
+    /// `Ok` if the event is of `kind`; otherwise a `kind` error naming the kind expected and the
+    /// kind found (every parser's first check).
+    pub(crate) fn expect_kind(&self, kind: u16) -> Result<(), ParseError> {
+        if self.kind == kind {
+            Ok(())
+        } else {
+            Err(ParseError::new(
+                "kind",
+                Reason::WrongKind {
+                    expected: kind,
+                    found: self.kind,
+                },
+            ))
+        }
+    }
+
     /// Parses one event from its JSON object. Refuses JSON over
     /// [`MAX_EVENT_JSON_BYTES`](crate::kinds::MAX_EVENT_JSON_BYTES).
     pub fn from_json(json: &str) -> Result<Self, ParseError> {

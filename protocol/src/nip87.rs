@@ -107,20 +107,6 @@ pub struct Deletion {
     pub coordinates: Vec<String>,
 }
 
-fn expect_kind(event: &SignedEvent, kind: u16) -> Result<(), ParseError> {
-    if event.kind == kind {
-        Ok(())
-    } else {
-        Err(ParseError::new(
-            "kind",
-            Reason::WrongKind {
-                expected: kind,
-                found: event.kind,
-            },
-        ))
-    }
-}
-
 /// The `d` of an addressable event. Absent or empty, the event names nothing mintwatch can list.
 fn required_d(event: &SignedEvent) -> Result<&str, ParseError> {
     event
@@ -191,7 +177,7 @@ impl MintAnnouncement {
     /// Parses a kind 38172. Only a missing `d` is an error; invalid URLs, non-numeric `nuts` and
     /// content of unknown shape are skipped, so what the event does say is kept.
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, MINT_ANNOUNCEMENT)?;
+        event.expect_kind(MINT_ANNOUNCEMENT)?;
         let d = required_d(event)?.to_string();
         let mut seen = HashSet::new();
         let urls: Vec<MintUrl> = event
@@ -220,7 +206,7 @@ impl FedimintAnnouncement {
     /// Parses a kind 38173: `d` (required), `u` invite codes (a third element is ignored),
     /// `modules` CSV, `n`.
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, FEDIMINT_ANNOUNCEMENT)?;
+        event.expect_kind(FEDIMINT_ANNOUNCEMENT)?;
         let federation_id = required_d(event)?.to_string();
         let mut seen = HashSet::new();
         let modules: Vec<String> = event
@@ -301,7 +287,7 @@ impl Recommendation {
     /// `["rating", N, "5"]`), else a `[N/5]` content prefix; out of 1..=5 it is dropped and the
     /// review kept.
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, RECOMMENDATION)?;
+        event.expect_kind(RECOMMENDATION)?;
         let target_kind = event
             .tags_named("k")
             .filter_map(|v| v.first())
@@ -364,7 +350,7 @@ impl Deletion {
     /// Parses a NIP-09 kind 5: the ids of its `e` tags (values that are not 64-hex are skipped)
     /// and its `a` coordinates. A deletion that names nothing is [`Reason::Missing`].
     pub fn parse(event: &SignedEvent) -> Result<Self, ParseError> {
-        expect_kind(event, DELETION)?;
+        event.expect_kind(DELETION)?;
         let mut seen = HashSet::new();
         let event_ids: Vec<EventId> = event
             .tags_named("e")

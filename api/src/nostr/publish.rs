@@ -38,6 +38,8 @@ pub struct OutputStats {
     pub rate_limited: AtomicU64,
     /// Events the relays did not accept.
     pub send_failures: AtomicU64,
+    /// Publisher scans completed (each a whole pass over the reports and the open findings).
+    pub scans: AtomicU64,
 }
 
 impl OutputStats {
@@ -49,6 +51,7 @@ impl OutputStats {
             responses: self.responses.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             send_failures: self.send_failures.load(Ordering::Relaxed),
+            scans: self.scans.load(Ordering::Relaxed),
         }
     }
 }
@@ -66,6 +69,9 @@ pub struct OutputCounts {
     pub rate_limited: u64,
     /// Events the relays did not accept.
     pub send_failures: u64,
+    /// Publisher scans completed. Once this has gone up by two since a change to the store, a
+    /// whole scan has read the change (the first may have read the store before it).
+    pub scans: u64,
 }
 
 /// What makes two labels of one finding the same: the finding, mint, `Y`, proving events in
@@ -287,6 +293,7 @@ impl Publisher {
                 }
             }
         }
+        self.stats.scans.fetch_add(1, Ordering::Relaxed);
         Ok(outcome)
     }
 }

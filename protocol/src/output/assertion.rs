@@ -170,15 +170,7 @@ fn count(event: &SignedEvent, name: &str) -> Result<u64, ParseError> {
 /// [`SignedEvent::verify`] first) and not who signed it (the caller decides which indexers it
 /// trusts). Unknown tags are ignored, so later versions can add components.
 pub fn parse_assertion(event: &SignedEvent) -> Result<MintAssertion, ParseError> {
-    if event.kind != ASSERTION {
-        return Err(ParseError::new(
-            "kind",
-            Reason::WrongKind {
-                expected: ASSERTION,
-                found: event.kind,
-            },
-        ));
-    }
+    event.expect_kind(ASSERTION)?;
     let d = required(event, "d")?;
     if d.len() != 64 {
         return Err(ParseError::malformed(

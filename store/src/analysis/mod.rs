@@ -125,6 +125,25 @@ fn group_of(row: &PgRow) -> Result<Option<(MintKey, Unit, Epoch)>, StoreError> {
 }
 
 impl Store {
+    /// The rows of `sql` for `groups`, which it reads as `$1` mints, `$2` units and `$3` epochs
+    /// (three parallel arrays, for an `unnest`); none, and no statement, when `groups` is empty.
+    async fn rows_of_groups(
+        &self,
+        sql: &str,
+        groups: &BTreeSet<(MintKey, Unit, Epoch)>,
+    ) -> Result<Vec<PgRow>, StoreError> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (mints, units, epochs) = group_columns(groups);
+        Ok(sqlx::query(sql)
+            .bind(&mints)
+            .bind(&units)
+            .bind(&epochs)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Streams every stored burnt `Y` to `each` (the analyze stage's filter of burnt `Y`s is
     /// loaded this way, without holding them all). Returns how many were streamed; a stored `Y`
     /// that is not a point is skipped.
@@ -261,22 +280,16 @@ impl Store {
         &self,
         groups: &BTreeSet<(MintKey, Unit, Epoch)>,
     ) -> Result<Vec<GroupSums>, StoreError> {
-        if groups.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (mints, units, epochs) = group_columns(groups);
-        let rows = sqlx::query(
-            "SELECT s.mint, s.unit, s.epoch,
-                    s.burn_amount::text AS burned, s.mint_amount::text AS minted
-             FROM mint_stats s
-             JOIN unnest($1::bytea[], $2::text[], $3::bigint[]) AS u(mint, unit, epoch)
-               ON s.mint = u.mint AND s.unit = u.unit AND s.epoch = u.epoch",
-        )
-        .bind(&mints)
-        .bind(&units)
-        .bind(&epochs)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .rows_of_groups(
+                "SELECT s.mint, s.unit, s.epoch,
+                        s.burn_amount::text AS burned, s.mint_amount::text AS minted
+                 FROM mint_stats s
+                 JOIN unnest($1::bytea[], $2::text[], $3::bigint[]) AS u(mint, unit, epoch)
+                   ON s.mint = u.mint AND s.unit = u.unit AND s.epoch = u.epoch",
+                groups,
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let Some((mint, unit, epoch)) = group_of(&row)? else {
@@ -298,30 +311,24 @@ impl Store {
         &self,
         groups: &BTreeSet<(MintKey, Unit, Epoch)>,
     ) -> Result<Vec<EpochClose>, StoreError> {
-        if groups.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (mints, units, epochs) = group_columns(groups);
-        let rows = sqlx::query(
-            "SELECT f.event_id, f.mint, f.unit, f.epoch, f.created_at,
-                    f.outstanding_balance::text AS claimed,
-                    coalesce(t.minted, 0)::text AS minted,
-                    coalesce(t.burnt, 0)::text AS burnt
-             FROM fin_epochs f
-             JOIN unnest($1::bytea[], $2::text[], $3::bigint[]) AS u(mint, unit, epoch)
-               ON f.mint = u.mint AND f.unit = u.unit AND f.epoch = u.epoch
-             LEFT JOIN LATERAL (
-                 SELECT sum(e.mint_amount) AS minted, sum(e.burn_amount) AS burnt
-                 FROM event_totals e
-                 WHERE e.mint = f.mint AND e.unit = f.unit AND e.epoch = f.epoch
-                   AND e.created_at <= f.created_at
-             ) t ON true",
-        )
-        .bind(&mints)
-        .bind(&units)
-        .bind(&epochs)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .rows_of_groups(
+                "SELECT f.event_id, f.mint, f.unit, f.epoch, f.created_at,
+                        f.outstanding_balance::text AS claimed,
+                        coalesce(t.minted, 0)::text AS minted,
+                        coalesce(t.burnt, 0)::text AS burnt
+                 FROM fin_epochs f
+                 JOIN unnest($1::bytea[], $2::text[], $3::bigint[]) AS u(mint, unit, epoch)
+                   ON f.mint = u.mint AND f.unit = u.unit AND f.epoch = u.epoch
+                 LEFT JOIN LATERAL (
+                     SELECT sum(e.mint_amount) AS minted, sum(e.burn_amount) AS burnt
+                     FROM event_totals e
+                     WHERE e.mint = f.mint AND e.unit = f.unit AND e.epoch = f.epoch
+                       AND e.created_at <= f.created_at
+                 ) t ON true",
+                groups,
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let Some((mint, unit, epoch)) = group_of(&row)? else {

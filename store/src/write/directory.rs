@@ -13,6 +13,16 @@ use crate::batch::{Content, Verified};
 use crate::text::{bigint, pg_json, pg_text};
 use crate::StoreError;
 
+/// The replaceable rule of [`super::newer`] as the `WHERE` of an upsert whose target is aliased
+/// `stored`: a newer event replaces the stored row, and in the same second the lower id does.
+/// A macro so each statement stays one literal (`concat!`).
+macro_rules! newer_replaces_stored {
+    () => {
+        "WHERE EXCLUDED.created_at > stored.created_at
+            OR (EXCLUDED.created_at = stored.created_at AND EXCLUDED.event_id < stored.event_id)"
+    };
+}
+
 #[derive(Default)]
 struct MintTotals {
     first_seen: u64,
@@ -136,8 +146,8 @@ pub(super) async fn upsert_announcements(
     if rows.is_empty() {
         return Ok(vec![]);
     }
-    let changed: Vec<(Option<Vec<u8>>,)> = sqlx::query_as(
-        "INSERT INTO announcements
+    let changed: Vec<(Option<Vec<u8>>,)> = sqlx::query_as(concat!(
+        "INSERT INTO announcements AS stored
              (author, d, event_id, created_at, mint, urls, nuts, network, name, description,
               metadata)
          SELECT decode(r.author, 'hex'), r.d, decode(r.event_id, 'hex'), r.created_at,
@@ -153,11 +163,10 @@ pub(super) async fn upsert_announcements(
              mint = EXCLUDED.mint, urls = EXCLUDED.urls, nuts = EXCLUDED.nuts,
              network = EXCLUDED.network, name = EXCLUDED.name,
              description = EXCLUDED.description, metadata = EXCLUDED.metadata
-         WHERE EXCLUDED.created_at > announcements.created_at
-            OR (EXCLUDED.created_at = announcements.created_at
-                AND EXCLUDED.event_id < announcements.event_id)
-         RETURNING mint",
-    )
+         ",
+        newer_replaces_stored!(),
+        " RETURNING mint"
+    ))
     .bind(serde_json::Value::Array(rows))
     .fetch_all(&mut *conn)
     .await?;
@@ -196,8 +205,8 @@ pub(super) async fn upsert_mint_infos(
     if rows.is_empty() {
         return Ok(vec![]);
     }
-    let changed: Vec<(Vec<u8>,)> = sqlx::query_as(
-        "INSERT INTO mint_infos
+    let changed: Vec<(Vec<u8>,)> = sqlx::query_as(concat!(
+        "INSERT INTO mint_infos AS stored
              (mint, event_id, created_at, content_pubkey, name, description, urls, nuts, units, raw)
          SELECT decode(r.mint, 'hex'), decode(r.event_id, 'hex'), r.created_at,
                 decode(r.content_pubkey, 'hex'), r.name, r.description,
@@ -213,11 +222,10 @@ pub(super) async fn upsert_mint_infos(
              content_pubkey = EXCLUDED.content_pubkey, name = EXCLUDED.name,
              description = EXCLUDED.description, urls = EXCLUDED.urls, nuts = EXCLUDED.nuts,
              units = EXCLUDED.units, raw = EXCLUDED.raw
-         WHERE EXCLUDED.created_at > mint_infos.created_at
-            OR (EXCLUDED.created_at = mint_infos.created_at
-                AND EXCLUDED.event_id < mint_infos.event_id)
-         RETURNING mint",
-    )
+         ",
+        newer_replaces_stored!(),
+        " RETURNING mint"
+    ))
     .bind(serde_json::Value::Array(rows))
     .fetch_all(&mut *conn)
     .await?;
@@ -253,8 +261,8 @@ pub(super) async fn upsert_fedimints(
     if rows.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO fedimint_announcements
+    sqlx::query(concat!(
+        "INSERT INTO fedimint_announcements AS stored
              (author, d, event_id, created_at, invite_codes, modules, network)
          SELECT decode(r.author, 'hex'), r.d, decode(r.event_id, 'hex'), r.created_at,
                 ARRAY(SELECT jsonb_array_elements_text(r.invite_codes)),
@@ -266,10 +274,9 @@ pub(super) async fn upsert_fedimints(
          SET event_id = EXCLUDED.event_id, created_at = EXCLUDED.created_at,
              invite_codes = EXCLUDED.invite_codes, modules = EXCLUDED.modules,
              network = EXCLUDED.network
-         WHERE EXCLUDED.created_at > fedimint_announcements.created_at
-            OR (EXCLUDED.created_at = fedimint_announcements.created_at
-                AND EXCLUDED.event_id < fedimint_announcements.event_id)",
-    )
+         ",
+        newer_replaces_stored!()
+    ))
     .bind(serde_json::Value::Array(rows))
     .execute(&mut *conn)
     .await?;

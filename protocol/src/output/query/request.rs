@@ -1,0 +1,167 @@
+//! Requests: the methods served and their parameters, read from a decrypted request body, with
+//! the ranges serde cannot express checked.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::directory::DirectoryQuery;
+use super::response::{ErrorCode, ServiceError};
+use super::serde_text::{
+    de_parse, de_parse_opt, de_points, ser_display, ser_display_opt, ser_points,
+};
+use crate::error::{ParseError, Reason};
+use crate::types::{MintKey, Point};
+
+/// The most `Y`s one `check_spent` may ask about.
+pub const MAX_CHECK_SPENT_YS: usize = 1_000;
+
+/// A query service method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Which of these `Y`s are burnt, and by which 4919 events.
+    CheckSpent,
+    /// One mint's report.
+    GetMint,
+    /// The directory search.
+    SearchMints,
+    /// One mint's evidence labels.
+    GetEvidence,
+}
+
+impl Method {
+    /// Every method, in the order of PROTOCOL.md §5.
+    pub const ALL: [Method; 4] = [
+        Method::CheckSpent,
+        Method::GetMint,
+        Method::SearchMints,
+        Method::GetEvidence,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::CheckSpent => "check_spent",
+            Method::GetMint => "get_mint",
+            Method::SearchMints => "search_mints",
+            Method::GetEvidence => "get_evidence",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| ParseError::malformed("method", format!("unknown method {s:?}")))
+    }
+}
+
+/// `check_spent` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSpent {
+    /// The `Y`s asked about, 1..=1,000.
+    #[serde(
+        rename = "Ys",
+        serialize_with = "ser_points",
+        deserialize_with = "de_points"
+    )]
+    pub ys: Vec<Point>,
+    /// Only this mint's burns, if given.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_display_opt",
+        deserialize_with = "de_parse_opt"
+    )]
+    pub mint: Option<MintKey>,
+}
+
+/// Parameters naming one mint (`get_mint`, `get_evidence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintParam {
+    /// The mint.
+    #[serde(serialize_with = "ser_display", deserialize_with = "de_parse")]
+    pub mint: MintKey,
+}
+
+/// A request: a method and its parameters. On the wire `{"method": ..., "params": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "params", rename_all = "snake_case")]
+pub enum Query {
+    /// `check_spent`.
+    CheckSpent(CheckSpent),
+    /// `get_mint`.
+    GetMint(MintParam),
+    /// `search_mints`.
+    SearchMints(DirectoryQuery),
+    /// `get_evidence`.
+    GetEvidence(MintParam),
+}
+
+impl Query {
+    /// The method.
+    pub fn method(&self) -> Method {
+        match self {
+            Query::CheckSpent(_) => Method::CheckSpent,
+            Query::GetMint(_) => Method::GetMint,
+            Query::SearchMints(_) => Method::SearchMints,
+            Query::GetEvidence(_) => Method::GetEvidence,
+        }
+    }
+
+    /// Checks the ranges serde cannot express.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        match self {
+            Query::CheckSpent(c) => {
+                if c.ys.is_empty() || c.ys.len() > MAX_CHECK_SPENT_YS {
+                    return Err(ParseError::new(
+                        "Ys",
+                        Reason::OutOfRange(format!(
+                            "{} Ys, expected 1..={MAX_CHECK_SPENT_YS}",
+                            c.ys.len()
+                        )),
+                    ));
+                }
+                Ok(())
+            }
+            Query::SearchMints(d) => d.validate(),
+            Query::GetMint(_) | Query::GetEvidence(_) => Ok(()),
+        }
+    }
+
+    /// Reads a decrypted request body. Unknown methods are `NOT_IMPLEMENTED`; anything else
+    /// wrong is `BAD_REQUEST`, with a message naming the problem.
+    pub fn from_json(json: &str) -> Result<Self, ServiceError> {
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| ServiceError::bad_request(format!("request is not JSON: {e}")))?;
+        let method = value
+            .get("method")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ServiceError::bad_request("request has no method"))?
+            .to_string();
+        if method.parse::<Method>().is_err() {
+            return Err(ServiceError::new(
+                ErrorCode::NotImplemented,
+                format!("unknown method {method:?}"),
+            ));
+        }
+        let query: Query = serde_json::from_value(value)
+            .map_err(|e| ServiceError::bad_request(format!("bad params for {method}: {e}")))?;
+        query
+            .validate()
+            .map_err(|e| ServiceError::bad_request(format!("bad params for {method}: {e}")))?;
+        Ok(query)
+    }
+}
