@@ -31,6 +31,7 @@ pub mod on_curve;
 pub mod output;
 pub mod relay_message;
 pub mod reputation;
+mod serde_text;
 pub mod types;
 
 pub use error::{ParseError, Reason};

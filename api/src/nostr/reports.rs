@@ -21,22 +21,6 @@ use mintwatch_protocol::{
 };
 pub use mintwatch_store::read::evidence::{events_by_id, open_findings, OpenFinding};
 
-/// Serde as text for [`IdentityLevel`], which carries no serde impls of its own.
-mod identity_text {
-    use mintwatch_protocol::IdentityLevel;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &IdentityLevel, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(v.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IdentityLevel, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 /// The 4919 chain and the reviews of a mint, as the analyze stage summarised them (the HTTP
 /// report's types: the same JSON).
 pub use crate::read::report::{ChainStatus as ChainSummary, ReviewSummary};
@@ -69,7 +53,6 @@ pub struct MintReport {
     /// Description.
     pub description: Option<String>,
     /// Identity level (PROTOCOL.md §1).
-    #[serde(with = "identity_text")]
     pub identity: IdentityLevel,
     /// Rank 0..=100, once ranked.
     pub rank: Option<u8>,
@@ -272,7 +255,6 @@ pub struct MintSummary {
     /// Name.
     pub name: Option<String>,
     /// Identity level.
-    #[serde(with = "identity_text")]
     pub identity: IdentityLevel,
     /// Rank, once ranked.
     pub rank: Option<u8>,

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::serde_text::{de_network_opt, de_parse_opt, ser_display_opt, ser_network_opt};
 use crate::error::{ParseError, Reason};
 use crate::types::{IdentityLevel, Network, Unit};
 
@@ -29,31 +28,16 @@ pub struct DirectoryQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
     /// Only mints supporting this unit.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_display_opt",
-        deserialize_with = "de_parse_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<Unit>,
     /// Only mints supporting this NUT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nut: Option<u16>,
     /// Only mints on this network.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_network_opt",
-        deserialize_with = "de_network_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
     /// Only mints at this identity level.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_display_opt",
-        deserialize_with = "de_parse_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityLevel>,
     /// Only mints ranked at least this, 0..=100.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -19,7 +19,7 @@ mod directory;
 mod envelope;
 mod request;
 mod response;
-mod serde_text;
+mod ys;
 
 pub use directory::{DirectoryQuery, Sort};
 pub use envelope::{

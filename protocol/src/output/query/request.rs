@@ -9,9 +9,7 @@ use serde_json::Value;
 
 use super::directory::DirectoryQuery;
 use super::response::{ErrorCode, ServiceError};
-use super::serde_text::{
-    de_parse, de_parse_opt, de_points, ser_display, ser_display_opt, ser_points,
-};
+use super::ys::de_points;
 use crate::error::{ParseError, Reason};
 use crate::types::{MintKey, Point};
 
@@ -72,19 +70,10 @@ impl FromStr for Method {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckSpent {
     /// The `Y`s asked about, 1..=1,000.
-    #[serde(
-        rename = "Ys",
-        serialize_with = "ser_points",
-        deserialize_with = "de_points"
-    )]
+    #[serde(rename = "Ys", deserialize_with = "de_points")]
     pub ys: Vec<Point>,
     /// Only this mint's burns, if given.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_display_opt",
-        deserialize_with = "de_parse_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mint: Option<MintKey>,
 }
 
@@ -92,7 +81,6 @@ pub struct CheckSpent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MintParam {
     /// The mint.
-    #[serde(serialize_with = "ser_display", deserialize_with = "de_parse")]
     pub mint: MintKey,
 }
 

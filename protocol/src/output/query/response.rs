@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::request::Method;
-use super::serde_text::{de_parse, ser_display};
 use crate::types::Point;
 
 /// A service error code.
@@ -84,11 +83,7 @@ impl Response {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpentStatus {
     /// The `Y`.
-    #[serde(
-        rename = "Y",
-        serialize_with = "ser_display",
-        deserialize_with = "de_parse"
-    )]
+    #[serde(rename = "Y")]
     pub y: Point,
     /// Whether a mint-signed 4919 burns it.
     pub burnt: bool,
