@@ -55,11 +55,14 @@ fn split<T>(results: Vec<Result<T, Rejection>>) -> (Vec<T>, Vec<Rejection>) {
 /// generation is full it becomes the previous one and the oldest are forgotten (the store answers
 /// for those).
 ///
-/// An event is remembered by its id *and* signature (as one 32-byte digest), not its id alone:
-/// a relay can send a copy of a real event with a broken signature (or a made-up event under a
-/// real event's id) before an honest relay sends the real one. Keyed by id, the forgery would be
-/// refused and the real event then dropped as its duplicate; keyed by both, the real event is
-/// new and is verified.
+/// An event is remembered by a digest of *every* field (id, signature, author, time, kind, tags,
+/// content), not by its id or signature: a relay can send a copy of a real event with a broken
+/// signature, or with the real id and signature but another `created_at` or content, before an
+/// honest relay sends the real one. Keyed by id (or id and signature), the copy would be refused
+/// and the real event then dropped as its duplicate. Keyed by everything, a copy that fails
+/// verification can hide only copies identical to itself, which fail too; only the event that
+/// verifies hides the real event's later copies. (The store's known-id check, the second dedup,
+/// holds only verified events, so keying it by id is safe.)
 #[derive(Debug)]
 pub struct Dedup {
     current: HashSet<[u8; 32]>,
@@ -79,14 +82,27 @@ impl Dedup {
 
     fn key(event: &SignedEvent) -> [u8; 32] {
         use sha2::{Digest, Sha256};
-        Sha256::new()
-            .chain_update(event.id.0)
-            .chain_update(event.sig)
-            .finalize()
-            .into()
+        let mut h = Sha256::new();
+        h.update(event.id.0);
+        h.update(event.sig);
+        h.update(event.pubkey);
+        h.update(event.created_at.to_le_bytes());
+        h.update(event.kind.to_le_bytes());
+        // Lengths before contents, so no two different tag lists or contents hash alike.
+        h.update((event.tags.len() as u64).to_le_bytes());
+        for tag in &event.tags {
+            h.update((tag.len() as u64).to_le_bytes());
+            for value in tag {
+                h.update((value.len() as u64).to_le_bytes());
+                h.update(value.as_bytes());
+            }
+        }
+        h.update((event.content.len() as u64).to_le_bytes());
+        h.update(event.content.as_bytes());
+        h.finalize().into()
     }
 
-    /// Records `event`; returns `true` if it (this id with this signature) was not seen recently.
+    /// Records `event`; returns `true` if it (every field of it) was not seen recently.
     pub fn insert(&mut self, event: &SignedEvent) -> bool {
         let key = Self::key(event);
         if self.current.contains(&key) || self.previous.contains(&key) {

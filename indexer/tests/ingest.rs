@@ -32,6 +32,14 @@ fn forged_copy(event: &SignedEvent) -> SignedEvent {
     forged
 }
 
+/// The real id and signature over another `created_at` and content (the id no longer matches).
+fn tampered_copy(event: &SignedEvent) -> SignedEvent {
+    let mut tampered = event.clone();
+    tampered.created_at += 1;
+    tampered.content = "{\"name\":\"Tampered\"}".to_string();
+    tampered
+}
+
 /// Runs ingest over `deliveries` (in order) and returns the ids stored and the refusals counted.
 async fn ingest(deliveries: Vec<(RelayUrl, SignedEvent)>, batch_size: usize) -> (Vec<String>, u64) {
     let db = TestDb::new().await;
@@ -69,8 +77,9 @@ async fn ingest(deliveries: Vec<(RelayUrl, SignedEvent)>, batch_size: usize) -> 
     )
 }
 
-/// A relay that sends a broken copy of a real event first must not make mintwatch drop the real
-/// one when an honest relay sends it: in the same batch, or in a later one.
+/// A relay that sends a broken copy of a real event first (a bad signature, or the real id and
+/// signature over another time and content) must not make mintwatch drop the real one when an
+/// honest relay sends it: in the same batch, or in a later one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_copy_first_does_not_hide_the_real_event() {
     let forger: RelayUrl = Arc::from("ws://forger.invalid");
@@ -81,6 +90,7 @@ async fn a_forged_copy_first_does_not_hide_the_real_event() {
     let mut deliveries = Vec::new();
     for event in &events {
         deliveries.push((forger.clone(), forged_copy(event)));
+        deliveries.push((forger.clone(), tampered_copy(event)));
         deliveries.push((honest.clone(), event.clone()));
         // The real event again, from the forger: a plain duplicate, not a refusal.
         deliveries.push((forger.clone(), event.clone()));
@@ -89,8 +99,8 @@ async fn a_forged_copy_first_does_not_hide_the_real_event() {
         let (stored, rejected) = ingest(deliveries.clone(), batch_size).await;
         assert_eq!(stored, expected, "batch size {batch_size}");
         assert_eq!(
-            rejected, 3,
-            "the three forged copies, batch size {batch_size}"
+            rejected, 6,
+            "the three forged and three tampered copies, batch size {batch_size}"
         );
     }
 }
