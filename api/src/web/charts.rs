@@ -251,9 +251,7 @@ mod tests {
         DayActivity {
             day,
             unit: unit.into(),
-            burn_count: 1,
             burn_amount: burnt,
-            mint_count: 1,
             mint_amount: issued,
         }
     }

@@ -1,13 +1,13 @@
-//! A mint's publications per day and unit: BURN and MINT entries of its 4919 events, dated by the
-//! events' `created_at` (the website's charts of burns, mints and outstanding balance over time).
+//! A mint's publications per day and unit: the BURN and MINT amounts of its 4919 events, dated by
+//! the events' `created_at` (the website's charts of burns, mints and outstanding balance over
+//! time).
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 
 use crate::StoreError;
 use mintwatch_protocol::MintKey;
 
-use super::{count, ReadError};
+use super::ReadError;
 
 /// One UTC day of one unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,38 +17,32 @@ pub struct DayActivity {
     pub day: i64,
     /// Unit.
     pub unit: String,
-    /// BURN entries that day.
-    pub burn_count: u64,
-    /// Sum of their amounts.
+    /// Sum of the BURN amounts that day.
     #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub burn_amount: u128,
-    /// MINT entries that day.
-    pub mint_count: u64,
-    /// Sum of their amounts.
+    /// Sum of the MINT amounts that day.
     #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub mint_amount: u128,
 }
 
-/// day, unit, burn_count, burn_amount, mint_count, mint_amount (sums as text: numeric).
-type DayRow = (i64, String, i64, String, i64, String);
+/// day, unit, burn_amount, mint_amount (sums as text: numeric).
+type DayRow = (i64, String, String, String);
 
 /// `mint`'s BURN and MINT totals per (unit, UTC day), sorted by unit then day; days without
-/// entries are absent. One statement, through the per-mint indexes of `burns`, `issued` and
-/// `chain_links`.
-pub async fn daily_activity(pool: &PgPool, mint: &MintKey) -> Result<Vec<DayActivity>, ReadError> {
+/// entries are absent. Read from `event_totals` (one row per 4919 and (unit, epoch), keyed by
+/// mint first), so its cost follows the mint's number of events, not of burns: `burns` and
+/// `issued` have no per-mint index (migration 0003 dropped them to keep bulk writes cheap).
+pub async fn daily_activity(
+    pool: &sqlx::PgPool,
+    mint: &MintKey,
+) -> Result<Vec<DayActivity>, ReadError> {
     let rows: Vec<DayRow> = sqlx::query_as(
-        "WITH ev AS (SELECT event_id, created_at / 86400 AS day FROM chain_links WHERE mint = $1),
-         b AS (SELECT ev.day, x.unit, count(*) AS n, sum(x.amount) AS amount
-               FROM burns x JOIN ev ON ev.event_id = x.event_id WHERE x.mint = $1 GROUP BY 1, 2),
-         i AS (SELECT ev.day, x.unit, count(*) AS n, sum(x.amount) AS amount
-               FROM issued x JOIN ev ON ev.event_id = x.event_id WHERE x.mint = $1 GROUP BY 1, 2)
-         SELECT coalesce(b.day, i.day), coalesce(b.unit, i.unit),
-                coalesce(b.n, 0), coalesce(b.amount, 0)::text,
-                coalesce(i.n, 0), coalesce(i.amount, 0)::text
-         FROM b FULL JOIN i ON b.day = i.day AND b.unit = i.unit
-         ORDER BY 2, 1",
+        "SELECT created_at / 86400 AS day, unit,
+                sum(burn_amount)::text, sum(mint_amount)::text
+         FROM event_totals WHERE mint = $1
+         GROUP BY 1, 2 ORDER BY 2, 1",
     )
-    .bind(mint.as_bytes().to_vec())
+    .bind(mint.as_bytes().as_slice())
     .fetch_all(pool)
     .await?;
     let amount = |text: String, field: &'static str| -> Result<u128, ReadError> {
@@ -56,14 +50,12 @@ pub async fn daily_activity(pool: &PgPool, mint: &MintKey) -> Result<Vec<DayActi
             .map_err(|e: std::num::ParseIntError| ReadError::Store(StoreError::corrupt(field, e)))
     };
     rows.into_iter()
-        .map(|(day, unit, bn, ba, mn, ma)| {
+        .map(|(day, unit, burnt, minted)| {
             Ok(DayActivity {
                 day,
                 unit,
-                burn_count: count(bn),
-                burn_amount: amount(ba, "burns.amount")?,
-                mint_count: count(mn),
-                mint_amount: amount(ma, "issued.amount")?,
+                burn_amount: amount(burnt, "event_totals.burn_amount")?,
+                mint_amount: amount(minted, "event_totals.mint_amount")?,
             })
         })
         .collect()

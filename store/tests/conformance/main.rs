@@ -43,6 +43,8 @@
 //! - `read::store_stats` [`write_batch_sums_refusals_per_relay_reason_and_kind`,
 //!   `store_stats_count_what_is_stored`]
 //! - `read::open_findings`, `read::events_by_id` [`open_findings_come_with_their_events`]
+//! - `read::daily_activity` [`daily_activity_sums_each_unit_per_day`]
+//! - `read::latest_findings` [`latest_findings_are_newest_first_across_mints`]
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -108,6 +110,8 @@ store_tests!(
     reads::check_spent_answers_in_the_order_asked,
     reads::store_stats_count_what_is_stored,
     reads::open_findings_come_with_their_events,
+    reads::daily_activity_sums_each_unit_per_day,
+    reads::latest_findings_are_newest_first_across_mints,
 );
 
 /// Write throughput of burns: `cargo test -p mintwatch-store --release --test conformance --

@@ -3,8 +3,9 @@
 use mintwatch_protocol::output::{DirectoryQuery, Sort};
 use mintwatch_protocol::{EventId, FindingKind};
 use mintwatch_store::read::{
-    check_spent, events_by_id, findings_page, mint_cores, mint_report, open_findings, reviews_page,
-    search_mints, store_stats, FindingsFilter, ReadError,
+    check_spent, daily_activity, events_by_id, findings_page, latest_findings, mint_cores,
+    mint_report, open_findings, reviews_page, search_mints, store_stats, DayActivity,
+    FindingsFilter, ReadError,
 };
 use mintwatch_store::NewFinding;
 use nostr::Keys;
@@ -293,4 +294,118 @@ pub async fn open_findings_come_with_their_events(db: &TestDb) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[&id].id, id);
     assert!(events_by_id(&db.store, &[]).await.expect("none").is_empty());
+}
+
+pub async fn daily_activity_sums_each_unit_per_day(db: &TestDb) {
+    const DAY: u64 = 86_400;
+    let (a, b) = (Keys::generate(), Keys::generate());
+    let first = cashu_data(
+        &a,
+        vec![
+            mints(0, "sat", &[10, 5]),
+            burns(0, "sat", &[(random_point(), 4)]),
+        ],
+        None,
+        2 * DAY + 5,
+        RELAY_A,
+    );
+    let prev = first.event.id;
+    db.store
+        .write_batch(&batch(vec![
+            first,
+            cashu_data(
+                &a,
+                vec![
+                    burns(0, "sat", &[(random_point(), 3)]),
+                    mints(0, "usd", &[7]),
+                ],
+                Some(prev),
+                2 * DAY + 50,
+                RELAY_A,
+            ),
+            cashu_data(&a, vec![mints(1, "sat", &[2])], None, 3 * DAY, RELAY_A),
+            cashu_data(&b, vec![mints(0, "sat", &[100])], None, 2 * DAY, RELAY_A),
+        ]))
+        .await
+        .expect("write");
+    let day = |day: i64, unit: &str, burn_amount: u128, mint_amount: u128| DayActivity {
+        day,
+        unit: unit.into(),
+        burn_amount,
+        mint_amount,
+    };
+    assert_eq!(
+        daily_activity(db.store.pool(), &mint_key(&a))
+            .await
+            .expect("activity"),
+        vec![
+            day(2, "sat", 7, 15),
+            day(3, "sat", 0, 2),
+            day(2, "usd", 0, 7)
+        ],
+        "per unit, then day; both epochs of a day in one row; only this mint"
+    );
+    assert!(
+        daily_activity(db.store.pool(), &mint_key(&Keys::generate()))
+            .await
+            .expect("activity")
+            .is_empty()
+    );
+}
+
+pub async fn latest_findings_are_newest_first_across_mints(db: &TestDb) {
+    let (a, b) = (Keys::generate(), Keys::generate());
+    let (ka, kb) = (mint_key(&a), mint_key(&b));
+    db.store
+        .write_batch(&batch(vec![announcement(
+            &a,
+            &ka,
+            "https://a.example",
+            "A",
+            3,
+        )]))
+        .await
+        .expect("write");
+    for (mint, n) in [(ka, 0), (kb, 1), (ka, 2)] {
+        let y = random_point();
+        db.store
+            .upsert_findings(&[NewFinding {
+                mint,
+                kind: FindingKind::DoubleSpend,
+                key: y.to_hex(),
+                y: Some(y),
+                unit: None,
+                epoch: None,
+                event_ids: vec![],
+                detail: serde_json::json!({ "n": n }),
+            }])
+            .await
+            .expect("finding");
+    }
+    let all = latest_findings(db.store.pool(), 10, None)
+        .await
+        .expect("findings");
+    assert_eq!(
+        all.iter()
+            .map(|f| f.detail["n"].as_i64())
+            .collect::<Vec<_>>(),
+        vec![Some(2), Some(1), Some(0)],
+        "newest first"
+    );
+    assert_eq!(all[0].mint, ka.to_hex());
+    assert_eq!(all[0].mint_name.as_deref(), Some("A"));
+    assert_eq!(
+        all[1].mint_name, None,
+        "a mint without an announcement has no name"
+    );
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    let older = latest_findings(db.store.pool(), 1, Some(all[0].id))
+        .await
+        .expect("page");
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].id, all[1].id, "`before` pages back");
+    assert!(matches!(
+        latest_findings(db.store.pool(), 0, None).await,
+        Err(ReadError::Invalid(_))
+    ));
 }
