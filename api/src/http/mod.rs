@@ -32,7 +32,7 @@ use mintwatch_store::Store;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use openapi::ApiDoc;
 
-use crate::read::{LiveStats, SpentLookups};
+use crate::read::{LiveStats, SpentLookups, StoreStatsCache};
 use crate::web::SiteInfo;
 
 /// Largest request body accepted (a batch of 1,000 `Y`s is about 70 KB).
@@ -51,6 +51,8 @@ pub struct ApiState {
     pub metrics: PrometheusHandle,
     /// The indexer's live counters, when it runs in this process.
     pub live: Option<LiveStats>,
+    /// The store's counts behind `/v1/stats`, recounted at most once a second.
+    pub stats: StoreStatsCache,
     /// What the website's about page says of this indexer (its nostr key and relays).
     pub site: SiteInfo,
 }
@@ -63,6 +65,7 @@ impl ApiState {
             store,
             metrics,
             live: None,
+            stats: StoreStatsCache::default(),
             site: SiteInfo::default(),
         }
     }

@@ -17,6 +17,6 @@ use crate::read::{self, GlobalStats};
 )]
 pub async fn get(State(state): State<ApiState>) -> Result<Json<GlobalStats>, ApiError> {
     Ok(Json(
-        read::global_stats(&state.store, state.live.as_ref()).await?,
+        read::global_stats(&state.store, &state.stats, state.live.as_ref()).await?,
     ))
 }

@@ -33,4 +33,4 @@ pub use mintwatch_store::read::{
     ReviewsPage, SpentEntry, MAX_SPENT_YS,
 };
 pub use spent::{MergeCounts, SpentLookups};
-pub use stats::{global_stats, GlobalStats, LiveSnapshot, LiveStats};
+pub use stats::{global_stats, GlobalStats, LiveSnapshot, LiveStats, StoreStatsCache};

@@ -8,13 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use mintwatch_store::read::{store_stats, ReadError};
+use mintwatch_store::read::{store_stats, ReadError, StoreStats};
 use mintwatch_store::Store;
 
 pub use mintwatch_store::read::stats::{FindingCounts, RelayCursor, RelayRefusal, StoreCounts};
@@ -164,12 +165,51 @@ fn ingest_rates(live: &LiveStats, s: &IngestCounters) -> IngestRates {
     }
 }
 
-/// Global statistics: the store's, with the live counters when `live` is given.
+/// A count of the store and when it was made.
+type Counted = (Instant, Arc<StoreStats>);
+
+/// The store's counts, shared by every request for [`StoreStatsCache::MAX_AGE`]: counting them
+/// scans `events`, and `/v1/stats` is public, so a flood of requests must not become a flood of
+/// scans. One request recounts while the others wait for it and take its answer (single
+/// flight). An answer is at most 1 s older than the store, inside the 2 s freshness bound.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStatsCache {
+    slot: Arc<tokio::sync::Mutex<Option<Counted>>>,
+    recounts: Arc<AtomicU64>,
+}
+
+impl StoreStatsCache {
+    /// How long one count answers.
+    pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+    /// The store's counts, recounted if the last count is older than [`Self::MAX_AGE`].
+    pub async fn get(&self, store: &Store) -> Result<Arc<StoreStats>, ReadError> {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, stats)) = slot.as_ref() {
+            if at.elapsed() < Self::MAX_AGE {
+                return Ok(stats.clone());
+            }
+        }
+        let fresh = Arc::new(store_stats(store).await?);
+        self.recounts.fetch_add(1, Ordering::Relaxed);
+        *slot = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// Counts made since this cache was created.
+    pub fn recounts(&self) -> u64 {
+        self.recounts.load(Ordering::Relaxed)
+    }
+}
+
+/// Global statistics: the store's (through `cache`), with the live counters when `live` is
+/// given.
 pub async fn global_stats(
     store: &Store,
+    cache: &StoreStatsCache,
     live: Option<&LiveStats>,
 ) -> Result<GlobalStats, ReadError> {
-    let stored = store_stats(store).await?;
+    let stored = StoreStats::clone(&*cache.get(store).await?);
     let mut relays: BTreeMap<String, RelayStats> = stored
         .relays
         .into_iter()
