@@ -33,10 +33,10 @@ pub async fn page(
         @if found.is_empty() { p.card { "No findings." } }
         ol.mints aria-label="Findings" {
             @for f in &found {
-                li { article.card.finding.resolved[f.resolved] {
+                li { article.card.finding.resolved[f.finding.resolved] {
                     h2 {
-                        a href={ "/mints/" (f.mint) "#finding-" (f.id) } { (format::finding_name(&f.kind)) }
-                        @if f.resolved { " (resolved)" }
+                        a href={ "/mints/" (f.mint) "#finding-" (f.finding.id) } { (format::finding_name(&f.finding.kind)) }
+                        @if f.finding.resolved { " (resolved)" }
                     }
                     p {
                         "Mint: " a href={ "/mints/" (f.mint) } {
@@ -45,13 +45,13 @@ pub async fn page(
                                 None => span.mono { (format::short(&f.mint)) },
                             }
                         }
-                        " · found " (format::time(f.first_found))
+                        " · found " (format::time(f.finding.first_found))
                     }
-                    p.muted { (format::finding_meaning(&f.kind)) }
-                    @if let Some(y) = &f.y { p { "Y " span.mono { (y) } } }
+                    p.muted { (format::finding_meaning(&f.finding.kind)) }
+                    @if let Some(y) = &f.finding.y { p { "Y " span.mono { (y) } } }
                     p {
-                        a href={ "/mints/" (f.mint) "/findings/" (f.id) "/evidence.json" } download {
-                            "Evidence (JSON, " (f.events.len()) " signed event" @if f.events.len() != 1 { "s" } ")"
+                        a href={ "/mints/" (f.mint) "/findings/" (f.finding.id) "/evidence.json" } download {
+                            "Evidence (JSON, " (f.finding.events.len()) " signed event" @if f.finding.events.len() != 1 { "s" } ")"
                         }
                     }
                 } }
@@ -59,7 +59,7 @@ pub async fn page(
         }
         @if found.len() == usize::from(PAGE) {
             @if let Some(last) = found.last() {
-                nav.pager aria-label="Pages" { a href={ "/findings?before=" (last.id) } rel="next" { "Older findings" } }
+                nav.pager aria-label="Pages" { a href={ "/findings?before=" (last.finding.id) } rel="next" { "Older findings" } }
             }
         }
     };

@@ -23,6 +23,24 @@ fn page_size(limit: Option<u16>) -> Result<i64, ReadError> {
     }
 }
 
+/// A `findings` row (its columns as `findings_page` selects them) as a [`FindingItem`].
+pub(super) fn finding_item(r: &sqlx::postgres::PgRow) -> Result<FindingItem, ReadError> {
+    let y: Option<Vec<u8>> = r.try_get("y")?;
+    let ids: Vec<Vec<u8>> = r.try_get("event_ids")?;
+    Ok(FindingItem {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        y: y.map(hex::encode),
+        unit: r.try_get("unit")?,
+        epoch: r.try_get::<Option<i64>, _>("epoch")?.map(count),
+        detail: r.try_get("detail")?,
+        events: ids.into_iter().map(hex::encode).collect(),
+        resolved: r.try_get("resolved")?,
+        first_found: r.try_get("first_found")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
 /// One finding against the mint, with the ids of the signed events that prove it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -109,20 +127,7 @@ pub async fn findings_page(
     let more = rows.len() as i64 > limit;
     let mut findings = Vec::with_capacity(rows.len());
     for r in rows.iter().take(limit as usize) {
-        let y: Option<Vec<u8>> = r.try_get("y")?;
-        let ids: Vec<Vec<u8>> = r.try_get("event_ids")?;
-        findings.push(FindingItem {
-            id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
-            y: y.map(hex::encode),
-            unit: r.try_get("unit")?,
-            epoch: r.try_get::<Option<i64>, _>("epoch")?.map(count),
-            detail: r.try_get("detail")?,
-            events: ids.into_iter().map(hex::encode).collect(),
-            resolved: r.try_get("resolved")?,
-            first_found: r.try_get("first_found")?,
-            updated_at: r.try_get("updated_at")?,
-        });
+        findings.push(finding_item(r)?);
     }
     let next_cursor = match (more, findings.last()) {
         (true, Some(last)) => Some(cursor::encode(&FindingCursor { after_id: last.id })),

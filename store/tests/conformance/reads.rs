@@ -387,7 +387,7 @@ pub async fn latest_findings_are_newest_first_across_mints(db: &TestDb) {
         .expect("findings");
     assert_eq!(
         all.iter()
-            .map(|f| f.detail["n"].as_i64())
+            .map(|f| f.finding.detail["n"].as_i64())
             .collect::<Vec<_>>(),
         vec![Some(2), Some(1), Some(0)],
         "newest first"
@@ -398,12 +398,15 @@ pub async fn latest_findings_are_newest_first_across_mints(db: &TestDb) {
         all[1].mint_name, None,
         "a mint without an announcement has no name"
     );
-    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
-    let older = latest_findings(db.store.pool(), 1, Some(all[0].id))
+    assert!(all.windows(2).all(|w| w[0].finding.id > w[1].finding.id));
+    let older = latest_findings(db.store.pool(), 1, Some(all[0].finding.id))
         .await
         .expect("page");
     assert_eq!(older.len(), 1);
-    assert_eq!(older[0].id, all[1].id, "`before` pages back");
+    assert_eq!(
+        older[0].finding.id, all[1].finding.id,
+        "`before` pages back"
+    );
     assert!(matches!(
         latest_findings(db.store.pool(), 0, None).await,
         Err(ReadError::Invalid(_))
