@@ -10,6 +10,7 @@ use tracing::info;
 use crate::config::{without_password, Layer, RunSettings, DEFAULT_DATABASE_URL, DEFAULT_LISTEN};
 use mintwatch_indexer::analyze::AnalyzeConfig;
 use mintwatch_indexer::crawl::CrawlConfig;
+use mintwatch_indexer::ingest::IngestConfig;
 use mintwatch_indexer::service::{IndexerConfig, RunningIndexer};
 use mintwatch_sim::{SimConfig, Simulator};
 use mintwatch_store::Store;
@@ -123,6 +124,16 @@ struct RunArgs {
     /// Least seconds between two assertions of one mint [default: 600].
     #[arg(long, env = "MINTWATCH_PUBLISH_INTERVAL_SECS", value_name = "SECS")]
     publish_interval_secs: Option<u64>,
+    /// Seconds a failing database write or analysis is retried before the process exits
+    /// non-zero [default: 120].
+    #[arg(long, env = "MINTWATCH_RETRY_SECS", value_name = "SECS")]
+    retry_secs: Option<u64>,
+    /// Events per stored batch at most [default: 4096].
+    #[arg(long, env = "MINTWATCH_BATCH_SIZE", value_name = "N")]
+    batch_size: Option<usize>,
+    /// Compute ranks as of this unix time instead of now (reproducible ranks).
+    #[arg(long, env = "MINTWATCH_RANK_AS_OF", value_name = "UNIX_SECS")]
+    rank_as_of: Option<u64>,
     /// Print the effective settings (in the config file's format; a database password as `***`)
     /// and exit.
     #[arg(long)]
@@ -139,6 +150,9 @@ impl RunArgs {
             key_file: self.key_file.clone(),
             gap_grace_secs: self.gap_grace_secs,
             publish_interval_secs: self.publish_interval_secs,
+            retry_secs: self.retry_secs,
+            batch_size: self.batch_size,
+            rank_as_of: self.rank_as_of,
         };
         RunSettings::resolve(cli.over(self.config.file_layer()?))
     }
@@ -234,7 +248,13 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         },
         analyze: AnalyzeConfig {
             gap_grace: Duration::from_secs(args.gap_grace_secs),
+            as_of: args.rank_as_of,
             ..AnalyzeConfig::default()
+        },
+        ingest: IngestConfig {
+            retry_for: Duration::from_secs(args.retry_secs),
+            batch_size: args.batch_size,
+            ..IngestConfig::default()
         },
         ..IndexerConfig::default()
     };
@@ -248,6 +268,7 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
     };
     let state = mintwatch_api::ApiState::new(store.clone(), metrics)
         .with_live_stats(mintwatch::live::live_stats(&indexer))
+        .with_readiness(mintwatch::live::readiness(&indexer))
         .with_site(mintwatch_api::web::SiteInfo {
             indexer_key: keys.as_ref().map(|k| k.public_key().to_hex()),
             relays: args.relays.clone(),
@@ -277,7 +298,22 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
     };
     info!(relays = ?args.relays, listen = %bound, nostr = nostr.is_some(),
           "mintwatch running; Ctrl-C or SIGTERM stops it");
-    crate::shutdown::signal().await;
+    let failed = tokio::select! {
+        _ = crate::shutdown::signal() => None,
+        why = indexer.failed() => Some(why),
+    };
+    if let Some(why) = failed {
+        // Ingest gave up (it retried for retry_secs): serving data that no longer changes would
+        // look alive, so the process stops and says why.
+        tracing::error!(cause = %why, "the indexer stopped; exiting");
+        let _ = stop_http.send(());
+        let _ = http.await;
+        if let Some(nostr) = nostr {
+            nostr.stop().await;
+        }
+        let _ = indexer.stop().await;
+        anyhow::bail!("the indexer stopped: {why}");
+    }
     info!("stopping: the batch in flight commits whole, cursors stay consistent");
     let _ = stop_http.send(());
     let _ = http.await;

@@ -18,6 +18,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_GAP_GRACE_SECS: u64 = 3600;
 /// Default of `publish_interval_secs`.
 pub const DEFAULT_PUBLISH_INTERVAL_SECS: u64 = 600;
+/// Default of `retry_secs`: rides out a database restart.
+pub const DEFAULT_RETRY_SECS: u64 = 120;
+/// Default of `batch_size`.
+pub const DEFAULT_BATCH_SIZE: usize = 4096;
 
 /// One layer of settings: the config file, or the flags and environment as clap parsed them.
 /// Every key is optional; [`Layer::over`] lets a higher layer win key by key.
@@ -43,6 +47,17 @@ pub struct Layer {
     /// `MINTWATCH_PUBLISH_INTERVAL_SECS`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_interval_secs: Option<u64>,
+    /// Seconds a failing store write or analysis is retried before the process exits
+    /// (`--retry-secs`, `MINTWATCH_RETRY_SECS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_secs: Option<u64>,
+    /// Events per stored batch at most (`--batch-size`, `MINTWATCH_BATCH_SIZE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Compute ranks as of this unix time instead of now (`--rank-as-of`,
+    /// `MINTWATCH_RANK_AS_OF`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_as_of: Option<u64>,
 }
 
 impl Layer {
@@ -72,6 +87,9 @@ impl Layer {
             key_file: self.key_file.or(lower.key_file),
             gap_grace_secs: self.gap_grace_secs.or(lower.gap_grace_secs),
             publish_interval_secs: self.publish_interval_secs.or(lower.publish_interval_secs),
+            retry_secs: self.retry_secs.or(lower.retry_secs),
+            batch_size: self.batch_size.or(lower.batch_size),
+            rank_as_of: self.rank_as_of.or(lower.rank_as_of),
         }
     }
 }
@@ -93,6 +111,13 @@ pub struct RunSettings {
     pub gap_grace_secs: u64,
     /// Least time between two assertions of one mint, seconds.
     pub publish_interval_secs: u64,
+    /// How long a failing store write or analysis is retried, seconds.
+    pub retry_secs: u64,
+    /// Events per stored batch at most, at least 1.
+    pub batch_size: usize,
+    /// Ranks as of this unix time; none: now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_as_of: Option<u64>,
 }
 
 impl RunSettings {
@@ -112,6 +137,8 @@ impl RunSettings {
             !listen.trim().is_empty(),
             "listen: an address:port is needed"
         );
+        let batch_size = layer.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        anyhow::ensure!(batch_size >= 1, "batch_size: at least 1");
         Ok(Self {
             relays,
             database_url: layer
@@ -123,6 +150,9 @@ impl RunSettings {
             publish_interval_secs: layer
                 .publish_interval_secs
                 .unwrap_or(DEFAULT_PUBLISH_INTERVAL_SECS),
+            retry_secs: layer.retry_secs.unwrap_or(DEFAULT_RETRY_SECS),
+            batch_size,
+            rank_as_of: layer.rank_as_of,
         })
     }
 
@@ -174,6 +204,9 @@ mod tests {
             key_file: Some(PathBuf::from("k")),
             gap_grace_secs: Some(1),
             publish_interval_secs: Some(1),
+            retry_secs: Some(1),
+            batch_size: Some(1),
+            rank_as_of: Some(1),
         }
     }
 
@@ -192,6 +225,9 @@ mod tests {
                 key_file: None,
                 gap_grace_secs: DEFAULT_GAP_GRACE_SECS,
                 publish_interval_secs: DEFAULT_PUBLISH_INTERVAL_SECS,
+                retry_secs: DEFAULT_RETRY_SECS,
+                batch_size: DEFAULT_BATCH_SIZE,
+                rank_as_of: None,
             }
         );
     }
@@ -199,7 +235,7 @@ mod tests {
     #[test]
     fn the_example_documents_every_key() {
         let keys = toml::Table::try_from(every_key()).expect("a table");
-        assert_eq!(keys.len(), 6);
+        assert_eq!(keys.len(), 9);
         for key in keys.keys() {
             let documented = EXAMPLE.lines().any(|l| {
                 let l = l.trim_start_matches('#').trim_start();

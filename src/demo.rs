@@ -23,7 +23,7 @@ use mintwatch_store::Store;
 use mintwatch_testkit::database::ensure_database;
 use mintwatch_testkit::TestRelay;
 
-use mintwatch::live::live_stats;
+use mintwatch::live::{live_stats, readiness};
 
 /// Settings of the demo.
 #[derive(Debug, Clone)]
@@ -121,6 +121,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let state = ApiState::new(store.clone(), metrics)
         .with_live_stats(live_stats(&indexer))
+        .with_readiness(readiness(&indexer))
         .with_site(SiteInfo {
             indexer_key: Some(indexer_key),
             relays: vec![relay_url.clone()],

@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use mintwatch_api::http::health::Readiness;
 use mintwatch_api::read::stats::{IngestCounters, LiveRelay, LiveSnapshot};
 use mintwatch_api::read::LiveStats;
 use mintwatch_indexer::crawl::CrawlStats;
@@ -52,5 +53,17 @@ pub fn live_stats_of(ingest: Arc<IngestStats>, crawl: CrawlStats) -> LiveStats {
                 })
                 .collect(),
         }
+    })
+}
+
+/// What `/readyz` reports of `indexer`'s stages: those not running normally, and why.
+pub fn readiness(indexer: &RunningIndexer) -> Readiness {
+    let health = indexer.health().clone();
+    Readiness::new(move || {
+        health
+            .problems()
+            .into_iter()
+            .map(|(stage, why)| (stage.as_str().to_string(), why))
+            .collect()
     })
 }

@@ -199,10 +199,14 @@ async fn run_with_a_config_file_serves_readyz_and_logs_backfill_progress_per_rel
     let mut run = Running::spawn("mintwatch run", command);
     let running = run.wait_for_line(Duration::from_secs(60), |l| l.contains("mintwatch running"));
     let listen = log_field(&running, "listen").expect("the log names the bound address");
-    let ready = reqwest::get(format!("http://{listen}/readyz"))
-        .await
-        .expect("readyz answers");
-    assert_eq!(ready.status(), 200);
+    // Ready once the analysis left queued (none here) is completed: within moments.
+    let ready = wait_for(Duration::from_secs(30), || async {
+        reqwest::get(format!("http://{listen}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(ready, "/readyz never answered 200");
 
     // Backfill reports per relay: events delivered, events/s, the oldest timestamp reached.
     let progress = run.wait_for_line(Duration::from_secs(60), |l| {

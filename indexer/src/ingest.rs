@@ -3,18 +3,19 @@
 //! batch is being stored, the next is being verified; when a stage falls behind, the channels
 //! fill and the crawl waits, so memory does not grow with the backlog.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use mintwatch_protocol::EventId;
 
 use crate::analyze::{AnalyzeOutcome, Analyzer, BatchChanges};
-use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch, Verified};
+use crate::health::{Health, Stage};
+use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch};
 use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
 use mintwatch_store::{Store, StoreError};
 
@@ -39,6 +40,10 @@ pub struct IngestConfig {
     pub maintain_every: Duration,
     /// How often every rank is recomputed (silence decays even without new events).
     pub rerank_every: Duration,
+    /// How long a failing store write or analysis is retried (waiting 100 ms, doubling up to
+    /// 5 s) before ingest gives up and ends with the error: long enough to ride out a database
+    /// restart.
+    pub retry_for: Duration,
 }
 
 impl Default for IngestConfig {
@@ -52,6 +57,7 @@ impl Default for IngestConfig {
             queue: 2,
             maintain_every: Duration::from_secs(30),
             rerank_every: Duration::from_secs(3600),
+            retry_for: Duration::from_secs(120),
         }
     }
 }
@@ -101,6 +107,7 @@ pub struct Ingest {
     stats: Arc<IngestStats>,
     known: KnownMintKeys,
     on_new_mint_keys: Option<OnNewMintKeys>,
+    health: Health,
 }
 
 /// How ingest ended.
@@ -112,6 +119,10 @@ pub enum IngestError {
     /// The verification pool could not be built or died.
     #[error("verification pool: {0}")]
     Pool(String),
+    /// A store write or analysis kept failing for longer than
+    /// [`IngestConfig::retry_for`]: what failed, for how long, and the last error.
+    #[error("{0}")]
+    GaveUp(String),
 }
 
 async fn on_pool<T: Send + 'static>(
@@ -142,7 +153,14 @@ impl Ingest {
             stats: Arc::new(IngestStats::default()),
             known,
             on_new_mint_keys: None,
+            health: Health::default(),
         }
+    }
+
+    /// Reports the stages that are not running normally to `health` (see [`Health`]).
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
     }
 
     /// Registers a callback for newly learned mint keys.
@@ -157,7 +175,9 @@ impl Ingest {
     }
 
     /// Runs until `deliveries` closes (crawl stopped), then drains: every delivered event is
-    /// verified and stored, the last batch commits whole, then it returns.
+    /// verified and stored, the last batch commits whole, then it returns. Before anything new
+    /// is stored, the analysis a previous run left queued is completed (the analyze stage is
+    /// reported not ready until then).
     pub async fn run(self, deliveries: mpsc::Receiver<Delivery>) -> Result<(), IngestError> {
         let Ingest {
             store,
@@ -166,6 +186,7 @@ impl Ingest {
             stats,
             mut known,
             on_new_mint_keys,
+            health,
         } = self;
         let threads = if config.verify_threads == 0 {
             std::thread::available_parallelism()
@@ -182,8 +203,19 @@ impl Ingest {
                 .map_err(|e| IngestError::Pool(e.to_string()))?,
         );
         // Before anything is stored: the filter must hold exactly the Ys stored before the
-        // first batch this run analyzes.
-        analyzer.load_spent().await?;
+        // first batch this run analyzes; then what a previous run left unanalysed.
+        health.set(
+            Stage::Analyze,
+            "completing the analysis left queued by the last run",
+        );
+        let mut retry = Retry::new(&health, Stage::Analyze, config.retry_for);
+        loop {
+            match recover(&mut analyzer, &stats).await {
+                Ok(()) => break,
+                Err(e) => retry.failed("recovering queued analysis", &e).await?,
+            }
+        }
+        health.clear(Stage::Analyze);
         let (raw_tx, mut raw_rx) = mpsc::channel::<RawBatch>(config.queue.max(1));
         let (store_tx, mut store_rx) = mpsc::channel::<StoreBatch>(config.queue.max(1));
 
@@ -196,13 +228,23 @@ impl Ingest {
         let dedup_stats = stats.clone();
         let dedup_pool = pool.clone();
         let dedup_capacity = config.dedup_capacity;
+        let dedup_health = health.clone();
+        let retry_for = config.retry_for;
         let deduper = tokio::spawn(async move {
             let mut dedup = Dedup::new(dedup_capacity);
             while let Some(raw) = raw_rx.recv().await {
                 metrics::gauge!("mintwatch_queue_depth", "stage" => "verify")
                     .set(raw_rx.len() as f64);
-                let batch =
-                    dedup_batch(raw, &dedup_pool, &dedup_store, &mut dedup, &dedup_stats).await?;
+                let retry = Retry::new(&dedup_health, Stage::Dedup, retry_for);
+                let batch = dedup_batch(
+                    raw,
+                    &dedup_pool,
+                    &dedup_store,
+                    &mut dedup,
+                    &dedup_stats,
+                    retry,
+                )
+                .await?;
                 if dedup_tx.send(batch).await.is_err() {
                     break;
                 }
@@ -227,14 +269,17 @@ impl Ingest {
         // Analysis of a batch starts only after the batch is committed, and batches are
         // analyzed in order; every check reads the committed state, which may already include
         // later batches (whose own analysis then runs again over everything they touch).
-        let (analyze_tx, mut analyze_rx) = mpsc::channel::<BatchChanges>(config.queue.max(1));
+        let (analyze_tx, mut analyze_rx) = mpsc::channel::<AnalyzeWork>(config.queue.max(1));
         let store_stats = stats.clone();
+        let store_health = health.clone();
         let storer = tokio::spawn(async move {
             while let Some(batch) = store_rx.recv().await {
                 metrics::gauge!("mintwatch_queue_depth", "stage" => "store")
                     .set(store_rx.len() as f64);
-                let changes = store_batch(&store, batch, &store_stats).await?;
-                if analyze_tx.send(changes).await.is_err() {
+                let work =
+                    store_batch(&store, batch, &store_stats, &store_health, retry_for).await?;
+                crate::fault::batch_committed();
+                if analyze_tx.send(work).await.is_err() {
                     break;
                 }
             }
@@ -248,11 +293,13 @@ impl Ingest {
         let mut last_rerank = Instant::now();
         loop {
             tokio::select! {
-                changes = analyze_rx.recv() => {
-                    let Some(changes) = changes else { break };
+                work = analyze_rx.recv() => {
+                    let Some(work) = work else { break };
                     metrics::gauge!("mintwatch_queue_depth", "stage" => "analyze")
                         .set(analyze_rx.len() as f64);
-                    if let Err(e) = analyze_batch(&mut analyzer, changes, &stats).await {
+                    let caught_up = analyze_rx.is_empty();
+                    if let Err(e) = analyze(&mut analyzer, work, caught_up, &stats, &health,
+                                            config.retry_for).await {
                         result = Err(e);
                         break;
                     }
@@ -271,10 +318,20 @@ impl Ingest {
         }
         if result.is_ok() {
             // Gaps and ranks still pending from the last batches.
-            match analyzer.finish().await {
-                Ok(done) => record_findings(&done, &stats),
-                Err(e) => result = Err(e.into()),
-            }
+            let mut retry = Retry::new(&health, Stage::Analyze, config.retry_for);
+            result = loop {
+                match analyzer.finish().await {
+                    Ok(done) => {
+                        record_findings(&done, &stats);
+                        break Ok(());
+                    }
+                    Err(e) => {
+                        if let Err(e) = retry.failed("finishing the analysis", &e).await {
+                            break Err(e);
+                        }
+                    }
+                }
+            };
         }
         // Dropping the receivers stops the stages before if a later one failed.
         drop(analyze_rx);
@@ -291,6 +348,143 @@ impl Ingest {
         checked?;
         deduped
     }
+}
+
+/// Completes the analysis a previous run left queued, with the filter of burnt `Y`s loaded
+/// first, and records the ranks it makes due.
+async fn recover(analyzer: &mut Analyzer, stats: &IngestStats) -> Result<(), StoreError> {
+    analyzer.load_spent().await?;
+    let started = Instant::now();
+    let drained = analyzer.drain_queue().await?;
+    record_findings(&drained, stats);
+    let finished = analyzer.finish().await?;
+    record_findings(&finished, stats);
+    if drained.ranked + finished.ranked > 0 || !drained.findings.is_empty() {
+        info!(findings = ?drained.findings, ranked = drained.ranked + finished.ranked,
+              secs = started.elapsed().as_secs_f64(),
+              "analysis left queued by the last run completed");
+    }
+    Ok(())
+}
+
+/// Retries of one failing step: waits 100 ms, doubling up to 5 s, for at most `budget` after
+/// the first failure; meanwhile the stage is reported not ready with the error.
+struct Retry<'a> {
+    health: &'a Health,
+    stage: Stage,
+    budget: Duration,
+    first: Option<Instant>,
+    wait: Duration,
+}
+
+impl<'a> Retry<'a> {
+    fn new(health: &'a Health, stage: Stage, budget: Duration) -> Self {
+        Self {
+            health,
+            stage,
+            budget,
+            first: None,
+            wait: Duration::from_millis(100),
+        }
+    }
+
+    /// After a failure of `what`: waits and returns `Ok` to try again, or the error once the
+    /// budget is spent.
+    async fn failed(&mut self, what: &str, e: &StoreError) -> Result<(), IngestError> {
+        let first = *self.first.get_or_insert_with(Instant::now);
+        let failing = first.elapsed();
+        metrics::counter!("mintwatch_stage_retries_total", "stage" => self.stage.as_str())
+            .increment(1);
+        if failing >= self.budget {
+            let why = format!("{what} failed for {} s, giving up: {e}", failing.as_secs());
+            error!(stage = self.stage.as_str(), "{why}");
+            self.health.set(
+                self.stage,
+                format!("{what} failed for {} s; gave up", failing.as_secs()),
+            );
+            return Err(IngestError::GaveUp(why));
+        }
+        // The error itself goes to the log; /readyz says what fails and for how long.
+        self.health.set(
+            self.stage,
+            format!("{what} failing for {} s, retrying", failing.as_secs()),
+        );
+        warn!(stage = self.stage.as_str(), error = %e, failing_secs = failing.as_secs(),
+              "{what} failed; retrying");
+        tokio::time::sleep(self.wait).await;
+        self.wait = (self.wait * 2).min(Duration::from_secs(5));
+        Ok(())
+    }
+
+    /// The step succeeded: the stage is ready again if it had failed.
+    fn succeeded(self) {
+        if let Some(first) = self.first {
+            info!(
+                stage = self.stage.as_str(),
+                secs = first.elapsed().as_secs_f64(),
+                "recovered"
+            );
+            self.health.clear(self.stage);
+        }
+    }
+}
+
+/// What the store stage hands to analysis.
+#[derive(Debug)]
+enum AnalyzeWork {
+    /// What one committed batch changed, with its row in the analysis queue.
+    Batch {
+        seq: Option<i64>,
+        changes: BatchChanges,
+    },
+    /// A commit was retried, and a failed attempt may in fact have committed: its changes are
+    /// only in the analysis queue, so analyse what the queue holds.
+    Queue,
+}
+
+/// Analyses one hand-off from the store stage (retrying), then, if no batch is waiting,
+/// recomputes the ranks it made due: answers are current as soon as analysis has caught up.
+async fn analyze(
+    analyzer: &mut Analyzer,
+    work: AnalyzeWork,
+    caught_up: bool,
+    stats: &IngestStats,
+    health: &Health,
+    retry_for: Duration,
+) -> Result<(), IngestError> {
+    let mut retry = Retry::new(health, Stage::Analyze, retry_for);
+    loop {
+        let started = Instant::now();
+        let analyzed = match &work {
+            AnalyzeWork::Batch { seq, changes } => {
+                analyzer.after_batch(*seq, changes.clone()).await
+            }
+            AnalyzeWork::Queue => analyzer.drain_queue().await,
+        };
+        match analyzed {
+            Ok(analyzed) => {
+                metrics::histogram!("mintwatch_analyze_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                record_findings(&analyzed, stats);
+                debug!(ranked = analyzed.ranked, "batch analyzed");
+                if !analyzed.findings.is_empty() {
+                    info!(findings = ?analyzed.findings, "findings recorded");
+                }
+                break;
+            }
+            Err(e) => retry.failed("analysing a batch", &e).await?,
+        }
+    }
+    if caught_up && analyzer.ranks_pending() {
+        loop {
+            match analyzer.flush_ranks().await {
+                Ok(_) => break,
+                Err(e) => retry.failed("recomputing ranks", &e).await?,
+            }
+        }
+    }
+    retry.succeeded();
+    Ok(())
 }
 
 /// Groups deliveries into batches by size and linger time.
@@ -362,13 +556,14 @@ struct Deduped {
     took: Duration,
 }
 
-/// Decode and dedup (memory, then store) one batch.
+/// Decode and dedup (memory, then store) one batch; the store's lookup is retried.
 async fn dedup_batch(
     raw: RawBatch,
     pool: &Arc<rayon::ThreadPool>,
     store: &Store,
     dedup: &mut Dedup,
     stats: &IngestStats,
+    mut retry: Retry<'_>,
 ) -> Result<Deduped, IngestError> {
     let RawBatch {
         events,
@@ -404,8 +599,16 @@ async fn dedup_batch(
     let stored: HashSet<EventId> = if ids.is_empty() {
         HashSet::new()
     } else {
-        store.known_ids(&ids).await?
+        // The memory dedup above has already counted these events as seen: the lookup is
+        // retried, never the batch, or they would be dropped as their own duplicates.
+        loop {
+            match store.known_ids(&ids).await {
+                Ok(stored) => break stored,
+                Err(e) => retry.failed("looking up known event ids", &e).await?,
+            }
+        }
     };
+    retry.succeeded();
     let (fresh, known_before): (Vec<Decoded>, Vec<Decoded>) = fresh
         .into_iter()
         .partition(|d| !stored.contains(&d.event.id));
@@ -479,25 +682,27 @@ fn record_findings(analyzed: &AnalyzeOutcome, stats: &IngestStats) {
     }
 }
 
-/// Stores one batch (retrying transient failures) and says what it changed.
+/// Stores one batch (retrying failures for `retry_for`) and says what analysis has to do.
 async fn store_batch(
     store: &Store,
     batch: StoreBatch,
     stats: &IngestStats,
-) -> Result<BatchChanges, IngestError> {
+    health: &Health,
+    retry_for: Duration,
+) -> Result<AnalyzeWork, IngestError> {
     let started = Instant::now();
-    let mut attempt = 0u32;
+    let mut retry = Retry::new(health, Stage::Store, retry_for);
+    let mut retried = false;
     let outcome = loop {
         match store.write_batch(&batch).await {
             Ok(outcome) => break outcome,
-            Err(e) if attempt < 5 => {
-                attempt += 1;
-                warn!(error = %e, attempt, "storing a batch failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            Err(e) => {
+                retried = true;
+                retry.failed("storing a batch", &e).await?;
             }
-            Err(e) => return Err(e.into()),
         }
     };
+    retry.succeeded();
     metrics::histogram!("mintwatch_db_write_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("mintwatch_db_rows_total", "table" => "events")
         .increment(outcome.new_events.len() as u64);
@@ -517,30 +722,18 @@ async fn store_batch(
         metrics::counter!("mintwatch_events_accepted_total", "kind" => kind.to_string())
             .increment(n);
     }
-
-    let new: BTreeSet<EventId> = outcome.new_events.iter().copied().collect();
-    let fresh: Vec<&Verified> = batch
-        .events
-        .iter()
-        .filter(|v| new.contains(&v.event.id))
-        .collect();
-    debug!(events = fresh.len(), burns = outcome.burns, "batch stored");
-    Ok(BatchChanges::of(&fresh, &outcome.changed_mints))
-}
-
-/// Analyzes what one stored batch changed.
-async fn analyze_batch(
-    analyzer: &mut Analyzer,
-    changes: BatchChanges,
-    stats: &IngestStats,
-) -> Result<(), IngestError> {
-    let started = Instant::now();
-    let analyzed = analyzer.after_batch(changes).await?;
-    metrics::histogram!("mintwatch_analyze_seconds").record(started.elapsed().as_secs_f64());
-    record_findings(&analyzed, stats);
-    debug!(ranked = analyzed.ranked, "batch analyzed");
-    if !analyzed.findings.is_empty() {
-        info!(findings = ?analyzed.findings, "findings recorded");
+    debug!(
+        events = outcome.new_events.len(),
+        burns = outcome.burns,
+        "batch stored"
+    );
+    if retried {
+        // An attempt that failed may have committed (the connection died at COMMIT): then this
+        // attempt found its events stored, and only the queue knows what they changed.
+        return Ok(AnalyzeWork::Queue);
     }
-    Ok(())
+    Ok(AnalyzeWork::Batch {
+        seq: outcome.queued,
+        changes: outcome.changes,
+    })
 }

@@ -7,6 +7,8 @@
 
 pub mod analyze;
 pub mod crawl;
+pub mod fault;
+pub mod health;
 pub mod ingest;
 pub mod pipeline;
 pub mod service;

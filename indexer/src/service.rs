@@ -12,6 +12,7 @@ use mintwatch_protocol::MintKey;
 
 use crate::analyze::{AnalyzeConfig, Analyzer};
 use crate::crawl::{CrawlConfig, CrawlStats, Crawler};
+use crate::health::{Health, Stage};
 use crate::ingest::{Ingest, IngestConfig, IngestError, IngestStats};
 use crate::pipeline::Delivery;
 use crate::verify::KnownMintKeys;
@@ -47,6 +48,9 @@ pub struct RunningIndexer {
     ingest: JoinHandle<Result<(), IngestError>>,
     crawl_stats: CrawlStats,
     ingest_stats: Arc<IngestStats>,
+    health: Health,
+    /// Set once ingest has ended: why, if it failed.
+    ended: watch::Receiver<Option<Option<String>>>,
 }
 
 impl RunningIndexer {
@@ -77,6 +81,8 @@ impl RunningIndexer {
             }),
         );
         let ingest_stats = ingest.stats();
+        let health = Health::default();
+        let ingest = ingest.with_health(health.clone());
 
         let (tx, from_crawl) = mpsc::channel(HAND_OFF);
         let (to_ingest, rx) = mpsc::channel(HAND_OFF);
@@ -99,14 +105,44 @@ impl RunningIndexer {
             crawl_stats.clone(),
             shutdown.subscribe(),
         ));
-        let ingest = tokio::spawn(ingest.run(rx));
+        let (ended_tx, ended) = watch::channel(None);
+        let ingest_health = health.clone();
+        let ingest = tokio::spawn(async move {
+            let result = ingest.run(rx).await;
+            if let Err(e) = &result {
+                ingest_health.set(Stage::Ingest, format!("stopped: {e}"));
+            }
+            let _ = ended_tx.send(Some(result.as_ref().err().map(|e| e.to_string())));
+            result
+        });
         Ok(Self {
             shutdown,
             crawl,
             ingest,
             crawl_stats,
             ingest_stats,
+            health,
+            ended,
         })
+    }
+
+    /// The stages not running normally (what `/readyz` reports).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Waits until ingest ends on its own (it only does on an error it gave up on) and says
+    /// why; pending forever while it runs. The binary exits non-zero with this.
+    pub async fn failed(&self) -> String {
+        let mut ended = self.ended.clone();
+        loop {
+            if let Some(why) = ended.borrow_and_update().clone() {
+                return why.unwrap_or_else(|| "ingest stopped".to_string());
+            }
+            if ended.changed().await.is_err() {
+                return "ingest task vanished".to_string();
+            }
+        }
     }
 
     /// Per-relay crawl state and counters.

@@ -15,6 +15,7 @@
 //! 93,000–115,000 burns/s (varying with the machine's load), the verbatim event JSON included. Reads are what the analyze stage, the API and the tests need.
 
 pub mod analysis;
+pub mod analysis_queue;
 pub mod batch;
 mod findings;
 mod lookups;
@@ -49,6 +50,9 @@ pub enum StoreError {
         /// What is wrong.
         why: String,
     },
+    /// A failure injected on purpose (the indexer's `MINTWATCH_FAULT`, for its fault tests).
+    #[error("injected fault: {0}")]
+    Injected(String),
 }
 
 impl StoreError {
@@ -88,7 +92,13 @@ impl Store {
     /// Connects to `url` (e.g. `postgres://postgres@127.0.0.1:5432/mintwatch`) with a small pool:
     /// one writer plus the analyze stage's and API's readers.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        // A connection is waited for 5 s at most (sqlx's default is 30 s): while the database is
+        // down, requests and /readyz answer 503 quickly, and ingest's retries pace themselves.
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await?;
         Ok(Self::from_pool(pool))
     }
 

@@ -8,7 +8,7 @@ use mintwatch_protocol::{Epoch, EventId, FindingKind, MintKey, Point, Unit};
 use super::StoreError;
 
 /// What one [`Store::write_batch`](super::Store::write_batch) changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchOutcome {
     /// Events inserted by this batch (not previously stored), in batch order.
     pub new_events: Vec<EventId>,
@@ -21,6 +21,11 @@ pub struct BatchOutcome {
     pub issued: u64,
     /// (event, relay) sightings that were new.
     pub new_sightings: u64,
+    /// What the analyze stage has to look at, from the new events and the changed mints.
+    pub changes: crate::analysis_queue::BatchChanges,
+    /// The batch's row in the analysis queue, written in its transaction (`None`: nothing to
+    /// analyse).
+    pub queued: Option<i64>,
 }
 
 /// A finding to record (or update, when one with the same mint, kind and key exists).

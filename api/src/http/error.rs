@@ -35,7 +35,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// Well-formed JSON whose content is invalid (wrong types, too many or no `Ys`).
     Unprocessable,
-    /// The database is unreachable or not migrated.
+    /// The database is unreachable or not migrated, or an indexer stage is not running.
     Unavailable,
 }
 
@@ -82,6 +82,10 @@ pub enum ApiError {
     /// 503: not ready (database down or not migrated). The text is logged, not returned.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// 503: an indexer stage is not running; the text (stage and why, without internals) is
+    /// returned.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// 500. The cause is logged, not returned.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -126,7 +130,9 @@ impl ApiError {
             ApiError::Unprocessable(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Unprocessable)
             }
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+            }
             // A pool that cannot hand out a connection is an outage, not a bug.
             ApiError::Store(StoreError::Database(sqlx::Error::PoolTimedOut)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
@@ -163,7 +169,10 @@ impl ApiError {
         let (_, code) = self.status();
         let message = match code {
             ErrorCode::Internal => "internal error".to_string(),
-            ErrorCode::Unavailable => "the database is unavailable".to_string(),
+            ErrorCode::Unavailable => match self {
+                ApiError::NotReady(_) => self.to_string(),
+                _ => "the database is unavailable".to_string(),
+            },
             _ => self.to_string(),
         };
         ErrorBody {

@@ -1,6 +1,8 @@
 //! Liveness, readiness and Prometheus metrics.
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -24,7 +26,25 @@ pub struct Health {
     pub migrations: Option<usize>,
 }
 
-/// The process is up.
+/// The stages of an indexer running in this process that are not running normally, as
+/// (stage, why): supplied by the binary, since the API does not know the indexer. Cheap to clone.
+#[derive(Clone)]
+pub struct Readiness(Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>);
+
+impl Readiness {
+    /// Reads the stages that are not ready from `problems` at each `/readyz`.
+    pub fn new(problems: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(problems))
+    }
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness").finish_non_exhaustive()
+    }
+}
+
+/// The process is up (liveness only: it says nothing of the database or the indexer).
 #[utoipa::path(
     get, path = "/healthz", tag = "health",
     responses((status = 200, description = "Alive", body = Health))
@@ -36,15 +56,27 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// The database answers and every embedded migration is applied.
+/// The database answers, every embedded migration is applied, and every stage of the indexer
+/// (when it runs in this process) is running: none is retrying a failed write, recovering the
+/// analysis a previous run left queued, or stopped. A 503 names the stages and why.
 #[utoipa::path(
     get, path = "/readyz", tag = "health",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "Database unreachable or not migrated", body = ErrorBody),
+        (status = 503, description = "Database unreachable or not migrated, or an indexer stage not running (the message names it and why)", body = ErrorBody),
     )
 )]
 pub async fn readyz(State(state): State<ApiState>) -> Result<Json<Health>, ApiError> {
+    if let Some(readiness) = &state.readiness {
+        let problems = (readiness.0)();
+        if !problems.is_empty() {
+            let stages: Vec<String> = problems
+                .iter()
+                .map(|(stage, why)| format!("{stage}: {why}"))
+                .collect();
+            return Err(ApiError::NotReady(stages.join("; ")));
+        }
+    }
     let applied: Vec<i64> = state
         .store
         .applied_migrations()

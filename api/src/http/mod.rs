@@ -55,6 +55,8 @@ pub struct ApiState {
     pub stats: StoreStatsCache,
     /// What the website's about page says of this indexer (its nostr key and relays).
     pub site: SiteInfo,
+    /// The indexer's stages that are not running, when it runs in this process (`/readyz`).
+    pub readiness: Option<health::Readiness>,
 }
 
 impl ApiState {
@@ -67,7 +69,14 @@ impl ApiState {
             live: None,
             stats: StoreStatsCache::default(),
             site: SiteInfo::default(),
+            readiness: None,
         }
+    }
+
+    /// Makes `/readyz` answer 503 while `readiness` names a stage that is not running.
+    pub fn with_readiness(mut self, readiness: health::Readiness) -> Self {
+        self.readiness = Some(readiness);
+        self
     }
 
     /// Names the indexer's nostr key and relays on the website.

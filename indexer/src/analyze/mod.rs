@@ -8,13 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-
-use mintwatch_protocol::broadcast::GroupContents;
-use mintwatch_protocol::{Epoch, EventId, FindingKind, IdentityLevel, MintKey, Point, Unit};
-
-use crate::pipeline::{Content, Verified};
-use mintwatch_store::{NewFinding, Store, StoreError};
+use mintwatch_protocol::{FindingKind, IdentityLevel, MintKey};
+use mintwatch_store::{Store, StoreError};
 
 mod checks;
 mod rank;
@@ -32,11 +27,13 @@ pub struct AnalyzeConfig {
     pub as_of: Option<u64>,
     /// How often the gap sweep runs at most.
     pub gap_sweep_every: Duration,
-    /// How often the statistics and ranks of the mints that batches changed are recomputed at
-    /// most. Findings are recorded with every batch; ranks of changed mints are collected and
-    /// recomputed together (a batch of reviews touches ~1,000 mints, and recomputing them costs
-    /// the same for one review as for a thousand). [`Analyzer::flush_ranks`] recomputes what is
-    /// pending at once (ingest calls it when it stops), so the final ranks do not depend on it.
+    /// How long the statistics and ranks of the mints that batches changed may wait while more
+    /// batches are waiting to be analysed (during a backfill): findings are recorded with every
+    /// batch, but ranks of changed mints are collected and recomputed together (a batch of
+    /// reviews touches ~1,000 mints, and recomputing them costs the same for one review as for
+    /// a thousand). When no batch is waiting, ingest recomputes them at once
+    /// ([`Analyzer::flush_ranks`]), so an answer is current within about this long of a commit
+    /// even under a steady stream (issue 12: within 2 s).
     pub rank_every: Duration,
     /// Bytes of the in-memory filter of burnt `Y`s (fixed: memory does not grow with the
     /// corpus; a fuller filter only asks the database more often).
@@ -49,81 +46,13 @@ impl Default for AnalyzeConfig {
             gap_grace: Duration::from_secs(3600),
             as_of: None,
             gap_sweep_every: Duration::from_secs(5),
-            rank_every: Duration::from_secs(5),
+            rank_every: Duration::from_secs(1),
             spent_filter_bytes: 16 << 20,
         }
     }
 }
 
-/// What one stored batch changed, as the analyze stage needs it: small and owned, so the store
-/// stage can hand it over and go on with the next batch while this one is analyzed.
-#[derive(Debug, Clone, Default)]
-pub struct BatchChanges {
-    /// Every burnt `Y` of the new events, sorted, repeats kept (a `Y` twice in the batch is a
-    /// double-spend).
-    ys: Vec<Point>,
-    /// Previous events named by new 4919s.
-    prevs: BTreeSet<EventId>,
-    /// (mint, unit, epoch) groups whose totals moved.
-    groups: BTreeSet<(MintKey, Unit, Epoch)>,
-    /// Whether any new 4919 arrived (it may resolve a gap).
-    has_chain: bool,
-    /// Findings read off single events (identity mismatches).
-    findings: Vec<NewFinding>,
-    /// Mints whose stored data changed.
-    changed: BTreeSet<MintKey>,
-}
-
-impl BatchChanges {
-    /// The changes of a batch: `new` are the events it inserted, `changed` the mints whose
-    /// stored data changed.
-    pub fn of(new: &[&Verified], changed: &BTreeSet<MintKey>) -> Self {
-        let mut out = BatchChanges {
-            changed: changed.clone(),
-            ..BatchChanges::default()
-        };
-        for v in new {
-            let Some(signer) = MintKey::from_x_only_bytes(v.event.pubkey).ok() else {
-                continue;
-            };
-            match &v.content {
-                Content::CashuData(data) => {
-                    out.has_chain = true;
-                    if let Some(prev) = data.prev {
-                        out.prevs.insert(prev);
-                    }
-                    for g in &data.groups {
-                        out.groups.insert((signer, g.unit.clone(), g.epoch));
-                        if let GroupContents::Burn(entries) = &g.contents {
-                            out.ys.extend(entries.iter().map(|e| e.y));
-                        }
-                    }
-                }
-                Content::FinEpoch(fin) => {
-                    out.groups.insert((signer, fin.unit.clone(), fin.epoch));
-                }
-                Content::MintInfo(info) if info.signer_matches(&v.event.pubkey) == Some(false) => {
-                    out.findings.push(NewFinding {
-                        mint: signer,
-                        kind: FindingKind::IdentityMismatch,
-                        key: v.event.id.to_hex(),
-                        y: None,
-                        unit: None,
-                        epoch: None,
-                        event_ids: vec![v.event.id],
-                        detail: json!({
-                            "signer": signer.to_hex(),
-                            "content_pubkey": info.pubkey.map(|p| p.to_hex()),
-                        }),
-                    });
-                }
-                _ => {}
-            }
-        }
-        out.ys.sort_unstable();
-        out
-    }
-}
+pub use mintwatch_store::analysis_queue::BatchChanges;
 
 /// What one analyze step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -145,6 +74,9 @@ pub struct Analyzer {
     /// Mints whose ranks are pending (see [`AnalyzeConfig::rank_every`]).
     dirty: BTreeSet<MintKey>,
     last_rank: Option<Instant>,
+    /// The last queued batch analysed whose mints are in `dirty`: once their ranks are
+    /// recomputed, the queue forgets it and every batch before it.
+    queued_upto: Option<i64>,
     /// Every burnt `Y` stored, once loaded.
     spent: Option<SpentFilter>,
 }
@@ -171,14 +103,20 @@ impl Analyzer {
             last_gap_sweep: None,
             dirty: BTreeSet::new(),
             last_rank: None,
+            queued_upto: None,
             spent: None,
         }
     }
 
-    /// Analyzes the effect of one committed batch. Batches must be analyzed in the order they
-    /// were stored (each only after it was committed; later batches may already be committed).
+    /// Analyzes the effect of one committed batch, `seq` its row in the analysis queue: its
+    /// findings are recorded and the row marked analysed in one transaction. Batches must be
+    /// analyzed in the order they were stored (each only after it was committed; later batches
+    /// may already be committed). Ranks of the mints it touched become due (see
+    /// [`Analyzer::flush_ranks`]); they are recomputed here only when [`AnalyzeConfig::rank_every`]
+    /// has passed since the last time.
     pub async fn after_batch(
         &mut self,
+        seq: Option<i64>,
         changes: BatchChanges,
     ) -> Result<AnalyzeOutcome, StoreError> {
         let started = Instant::now();
@@ -190,6 +128,7 @@ impl Analyzer {
             mut findings,
             changed,
         } = changes;
+        crate::fault::analysis_starts()?;
         let mut outcome = AnalyzeOutcome::default();
         findings.extend(self.burn_findings(&ys).await?);
         findings.extend(self.fork_findings(&prevs).await?);
@@ -206,13 +145,17 @@ impl Analyzer {
         for f in &findings {
             *outcome.findings.entry(f.kind).or_default() += 1;
         }
-        let t = Instant::now();
-        self.store.upsert_findings(&findings).await?;
-        phase("upsert_findings", t);
-
-        let t = Instant::now();
         let mut touched: BTreeSet<MintKey> = changed;
         touched.extend(findings.iter().map(|f| f.mint));
+        let t = Instant::now();
+        self.store.record_analysis(seq, &findings, &touched).await?;
+        phase("upsert_findings", t);
+        if let Some(seq) = seq {
+            crate::fault::batch_analysed(seq);
+            self.queued_upto = self.queued_upto.max(Some(seq));
+        }
+
+        let t = Instant::now();
         if has_chain || !prevs.is_empty() {
             outcome.resolved += self.resolve_gaps(&mut touched).await?;
         }
@@ -226,33 +169,80 @@ impl Analyzer {
         }
         phase("gaps", t);
         self.dirty.extend(touched);
-        let rank_due = self
-            .last_rank
-            .is_none_or(|t| t.elapsed() >= self.config.rank_every);
-        if rank_due {
+        if self.rank_due() {
             outcome.ranked = self.flush_ranks().await?;
         }
         outcome.findings.retain(|_, n| *n > 0);
         Ok(outcome)
     }
 
-    /// Recomputes the statistics and ranks of every mint changed since the last time. Returns
-    /// how many were updated.
+    /// Whether [`AnalyzeConfig::rank_every`] has passed since ranks were last recomputed.
+    fn rank_due(&self) -> bool {
+        self.last_rank
+            .is_none_or(|t| t.elapsed() >= self.config.rank_every)
+    }
+
+    /// Whether some mints' ranks are due (ingest recomputes them as soon as it has no batch
+    /// waiting, so answers are current within a batch's analysis).
+    pub fn ranks_pending(&self) -> bool {
+        !self.dirty.is_empty() || self.queued_upto.is_some()
+    }
+
+    /// Recomputes the statistics and ranks of every mint changed since the last time, then
+    /// forgets the queued batches whose analysis they complete. Returns how many mints were
+    /// updated.
     pub async fn flush_ranks(&mut self) -> Result<usize, StoreError> {
         let t = Instant::now();
         self.last_rank = Some(t);
         let dirty = std::mem::take(&mut self.dirty);
-        match self.refresh_mints(&dirty).await {
-            Ok(n) => {
-                phase("ranks", t);
-                Ok(n)
-            }
+        let upto = self.queued_upto.take();
+        let done = match self.refresh_mints(&dirty).await {
+            Ok(n) => n,
             Err(e) => {
                 // Keep them pending: the next batch or flush tries again.
                 self.dirty.extend(dirty);
-                Err(e)
+                self.queued_upto = self.queued_upto.max(upto);
+                return Err(e);
+            }
+        };
+        if let Some(seq) = upto {
+            if let Err(e) = self.store.ranks_recomputed(seq).await {
+                // The ranks are written; only the queue's rows stay, and a restart recomputes
+                // those mints' ranks once more.
+                self.queued_upto = self.queued_upto.max(upto);
+                return Err(e);
             }
         }
+        phase("ranks", t);
+        Ok(done)
+    }
+
+    /// Completes the analysis a previous run left queued (after a crash, or a commit whose
+    /// outcome was unknown): analyses the batches not analysed yet, in order, and makes the
+    /// ranks of the others due. [`Analyzer::finish`] after it recomputes those ranks.
+    pub async fn drain_queue(&mut self) -> Result<AnalyzeOutcome, StoreError> {
+        const PAGE: i64 = 16;
+        let mut outcome = AnalyzeOutcome::default();
+        let mut after = 0;
+        loop {
+            let page = self.store.queued_batches(after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for queued in page {
+                if queued.analysed {
+                    self.dirty.extend(queued.changes.changed);
+                    self.queued_upto = self.queued_upto.max(Some(queued.seq));
+                    continue;
+                }
+                let done = self.after_batch(Some(queued.seq), queued.changes).await?;
+                for (kind, n) in done.findings {
+                    *outcome.findings.entry(kind).or_default() += n;
+                }
+                outcome.resolved += done.resolved;
+                outcome.ranked += done.ranked;
+            }
+        }
+        Ok(outcome)
     }
 
     /// Completes the analysis of everything stored so far, for a stop: resolves the gaps whose

@@ -24,6 +24,7 @@ use mintwatch_protocol::nip87::AnnouncedMint;
 use mintwatch_protocol::EventId;
 use sqlx::PgConnection;
 
+use crate::analysis_queue::{self, BatchChanges};
 use crate::batch::{Content, StoreBatch, Verified};
 use crate::records::{self, BatchOutcome};
 use crate::{Store, StoreError};
@@ -183,5 +184,11 @@ async fn write_in(conn: &mut PgConnection, batch: &StoreBatch) -> Result<BatchOu
         .into_iter()
         .map(|k| records::mint_key(&k, "events.mint"))
         .collect::<Result<_, _>>()?;
+
+    // The batch's analysis is queued in its own transaction: committed together or not at all.
+    let t = Instant::now();
+    outcome.changes = BatchChanges::of(&fresh, &outcome.changed_mints);
+    outcome.queued = analysis_queue::enqueue(conn, &outcome.new_events, &outcome.changes).await?;
+    phase("analysis_queue", t);
     Ok(outcome)
 }

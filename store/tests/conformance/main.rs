@@ -45,10 +45,15 @@
 //! - `read::open_findings`, `read::events_by_id` [`open_findings_come_with_their_events`]
 //! - `read::daily_activity` [`daily_activity_sums_each_unit_per_day`]
 //! - `read::latest_findings` [`latest_findings_are_newest_first_across_mints`]
+//! - `Store::write_batch`'s analysis queue, `Store::queued_batches`, `Store::queued_count`
+//!   [`a_batch_queues_what_it_changed_and_a_restart_reads_the_same`]
+//! - `Store::record_analysis`, `Store::ranks_recomputed`
+//!   [`recorded_analysis_keeps_only_the_mints_until_ranks_are_recomputed`]
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod analysis;
+mod queue;
 mod reads;
 mod rules;
 mod support;
@@ -112,6 +117,8 @@ store_tests!(
     reads::open_findings_come_with_their_events,
     reads::daily_activity_sums_each_unit_per_day,
     reads::latest_findings_are_newest_first_across_mints,
+    queue::a_batch_queues_what_it_changed_and_a_restart_reads_the_same,
+    queue::recorded_analysis_keeps_only_the_mints_until_ranks_are_recomputed,
 );
 
 /// Write throughput of burns: `cargo test -p mintwatch-store --release --test conformance --
