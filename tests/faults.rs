@@ -11,13 +11,16 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{log_field, Running};
 use sqlx::Row;
 
 use mintwatch_indexer::fault::FAULT_ENV;
-use mintwatch_testkit::{acceptable, small_simulation, wait_for, TestDb, TestRelay, AS_OF};
+use mintwatch_sim::{SimConfig, Simulation, Simulator};
+use mintwatch_testkit::{
+    acceptable, ensure_database, small_simulation, wait_for, OwnPostgres, TestDb, TestRelay, AS_OF,
+};
 
 /// Events per batch: small, so the corpus is many batches and a crash lands in the middle.
 const BATCH: &str = "8";
@@ -184,26 +187,33 @@ async fn reference() -> Reference {
     let sim = small_simulation(12);
     let relay = TestRelay::start(None).await;
     relay.store(&sim.events).await;
-    let events = acceptable(&[&relay], &sim).await.len() as i64;
-    let db = TestDb::new().await;
-    let mut run = start(&relay, &db.url, &[]);
-    let listen = listen_of(&run);
-    assert!(settled(&db.url, &listen, events).await, "{}", run.output());
-    let served = served(&db.url, &listen).await;
-    assert!(run.terminate(Duration::from_secs(30)), "no clean exit");
-    assert!(
-        served.len() > 10,
-        "the corpus gives mints to compare: {served:?}"
-    );
-    assert!(
-        served["findings"].as_array().is_some_and(|f| !f.is_empty()),
-        "the corpus has findings to lose"
-    );
-    db.drop().await;
-    Reference {
-        relay,
-        events,
-        served,
+    Reference::of(relay, &sim, &[]).await
+}
+
+impl Reference {
+    /// What an uninterrupted run of `relay` (serving `sim`) serves, with `env` added.
+    async fn of(relay: TestRelay, sim: &Simulation, env: &[(&str, &str)]) -> Reference {
+        let events = acceptable(&[&relay], sim).await.len() as i64;
+        let db = TestDb::new().await;
+        let mut run = start(&relay, &db.url, env);
+        let listen = listen_of(&run);
+        assert!(settled(&db.url, &listen, events).await, "{}", run.output());
+        let served = served(&db.url, &listen).await;
+        assert!(run.terminate(Duration::from_secs(30)), "no clean exit");
+        assert!(
+            served.len() > 10,
+            "the corpus gives mints to compare: {served:?}"
+        );
+        assert!(
+            served["findings"].as_array().is_some_and(|f| !f.is_empty()),
+            "the corpus has findings to lose"
+        );
+        db.drop().await;
+        Reference {
+            relay,
+            events,
+            served,
+        }
     }
 }
 
@@ -337,4 +347,160 @@ async fn an_analysis_error_is_retried_once_and_fatal_when_it_lasts() {
         run.output()
     );
     db.drop().await;
+}
+
+/// A corpus about four times the small one, so that a backfill in batches of two events lasts
+/// long enough to be interrupted.
+fn longer_corpus() -> Simulation {
+    Simulator::run(SimConfig {
+        seed: 21,
+        start_time: AS_OF - 86_400,
+        honest_mints: 20,
+        rounds: 12,
+        ..SimConfig::default()
+    })
+    .expect("simulation")
+}
+
+/// Batches of two events: many commits, a long backfill.
+const SLOW: [(&str, &str); 1] = [("MINTWATCH_BATCH_SIZE", "2")];
+
+fn assert_same(reference: &Reference, served: &BTreeMap<String, serde_json::Value>, what: &str) {
+    for (key, want) in &reference.served {
+        assert_eq!(
+            served.get(key),
+            Some(want),
+            "{what}: {key} differs from an uninterrupted run"
+        );
+    }
+    assert_eq!(served.len(), reference.served.len(), "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_in_the_middle_of_a_backfill_loses_and_duplicates_nothing() {
+    let sim = longer_corpus();
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let reference = Reference::of(relay, &sim, &SLOW).await;
+
+    let pg = OwnPostgres::start().expect("a PostgreSQL of the test's own");
+    let url = pg.url("mintwatch");
+    ensure_database(&url).await.expect("database");
+    let mut run = start(&reference.relay, &url, &SLOW);
+    let listen = listen_of(&run);
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            count(&url, "SELECT count(*) FROM events").await > 0
+        })
+        .await
+    );
+    let before = count(&url, "SELECT count(*) FROM events").await;
+    pg.down().expect("stop PostgreSQL");
+    assert!(
+        before < reference.events,
+        "PostgreSQL stopped after the backfill ({before} of {})",
+        reference.events
+    );
+    // Down for 12 s (the outage is the point): /readyz answers 503, and names the stage that
+    // retries once one does.
+    let outage = Instant::now();
+    let (mut unavailable, mut named) = (false, None);
+    while outage.elapsed() < Duration::from_secs(12) {
+        let (status, body) = readyz(&listen).await;
+        if status == 503 {
+            unavailable = true;
+            if ["store:", "dedup:", "analyze:"]
+                .iter()
+                .any(|s| body.contains(s))
+            {
+                named = Some(body);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(unavailable, "/readyz never said 503 during the outage");
+    assert!(named.is_some(), "/readyz never named the retrying stage");
+    assert!(
+        run.wait_exit(Duration::ZERO).is_none(),
+        "the process rode out the outage:\n{}",
+        run.output()
+    );
+    pg.up().expect("start PostgreSQL again");
+    assert!(
+        settled(&url, &listen, reference.events).await,
+        "not settled after the outage:\n{}",
+        run.output()
+    );
+    assert_eq!(readyz(&listen).await.0, 200);
+    let served = served(&url, &listen).await;
+    assert!(run.terminate(Duration::from_secs(30)), "no clean exit");
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM events").await,
+        reference.events,
+        "every event once"
+    );
+    assert_same(&reference, &served, "after a PostgreSQL outage");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_drops_in_the_middle_of_a_backfill_and_comes_back_loses_nothing() {
+    let sim = longer_corpus();
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let port: u16 = relay
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let events = acceptable(&[&relay], &sim).await.len() as i64;
+    let db = TestDb::new().await;
+    let mut run = start(&relay, &db.url, &SLOW);
+    let listen = listen_of(&run);
+    assert!(
+        wait_for(Duration::from_secs(60), || async {
+            db.count("events").await > 0
+        })
+        .await
+    );
+    relay.shutdown();
+    let at_drop = db.count("events").await;
+    drop(relay);
+    // The relay comes back on its port, with the same events.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let back = loop {
+        match TestRelay::try_start(Some(port)).await {
+            Ok(relay) => break relay,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("port {port} not free again: {e}"),
+        }
+    };
+    back.store(&sim.events).await;
+    assert!(
+        settled(&db.url, &listen, events).await,
+        "not settled after the relay came back:\n{}",
+        run.output()
+    );
+    assert!(at_drop < events, "the relay dropped after the backfill");
+    let stats: serde_json::Value = reqwest::get(format!("http://{listen}/v1/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    let connects = stats["relays"]
+        .as_array()
+        .and_then(|relays| relays.iter().find(|r| r["relay"] == back.url.as_str()))
+        .and_then(|r| r["live"]["connects"].as_u64())
+        .unwrap_or(0);
+    assert!(connects >= 2, "the crawl reconnected: {stats}");
+    let served = served(&db.url, &listen).await;
+    assert!(run.terminate(Duration::from_secs(30)), "no clean exit");
+    assert_eq!(db.count("events").await, events, "every event once");
+    db.drop().await;
+    // What an uninterrupted run of the same relay serves.
+    let reference = Reference::of(back, &sim, &SLOW).await;
+    assert_same(&reference, &served, "after a relay dropped");
 }

@@ -21,12 +21,14 @@ pub mod database;
 pub mod indexing;
 pub mod machine;
 mod nodelay;
+pub mod own_postgres;
 pub mod relay;
 pub mod stage_sums;
 pub mod wait;
 
 pub use corpus::{small_simulation, AS_OF};
-pub use database::{server_url, TestDb};
+pub use database::{ensure_database, server_url, TestDb};
 pub use indexing::{acceptable, index_simulation, indexer_config, ingest_all, IndexedRun};
+pub use own_postgres::OwnPostgres;
 pub use relay::{connected_client, TestRelay};
 pub use wait::{poll_until, wait_for};
