@@ -71,7 +71,12 @@ fn heads(events: &[SignedEvent]) -> Vec<(String, EventId)> {
 
 async fn until_stored(store: &mintwatch_store::Store, id: EventId, from: Instant) -> f64 {
     loop {
-        if store.known_ids(&[id]).await.expect("known ids").contains(&id) {
+        if store
+            .known_ids(&[id])
+            .await
+            .expect("known ids")
+            .contains(&id)
+        {
             return from.elapsed().as_secs_f64() * 1e3;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -140,9 +145,15 @@ fn main() {
         .expect("indexer");
         let metrics = mintwatch_api::metrics_recorder().expect("metrics");
         let state = mintwatch_api::ApiState::new(db.store.clone(), metrics);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(mintwatch_api::serve(listener, state, std::future::pending()));
+        tokio::spawn(mintwatch_api::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
         let live = wait_for(Duration::from_secs(60), || async {
             indexer
                 .crawl_stats()

@@ -134,6 +134,9 @@ struct RunArgs {
     /// Compute ranks as of this unix time instead of now (reproducible ranks).
     #[arg(long, env = "MINTWATCH_RANK_AS_OF", value_name = "UNIX_SECS")]
     rank_as_of: Option<u64>,
+    /// Mint keys crawled for kind 1337 at most; further keys are refused [default: 5000].
+    #[arg(long, env = "MINTWATCH_MAX_MINT_AUTHORS", value_name = "N")]
+    max_mint_authors: Option<usize>,
     /// Print the effective settings (in the config file's format; a database password as `***`)
     /// and exit.
     #[arg(long)]
@@ -153,6 +156,7 @@ impl RunArgs {
             retry_secs: self.retry_secs,
             batch_size: self.batch_size,
             rank_as_of: self.rank_as_of,
+            max_mint_authors: self.max_mint_authors,
         };
         RunSettings::resolve(cli.over(self.config.file_layer()?))
     }
@@ -244,6 +248,7 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
     let config = IndexerConfig {
         crawl: CrawlConfig {
             relays: args.relays.clone(),
+            max_mint_authors: args.max_mint_authors,
             ..CrawlConfig::default()
         },
         analyze: AnalyzeConfig {

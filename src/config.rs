@@ -22,6 +22,8 @@ pub const DEFAULT_PUBLISH_INTERVAL_SECS: u64 = 600;
 pub const DEFAULT_RETRY_SECS: u64 = 120;
 /// Default of `batch_size`.
 pub const DEFAULT_BATCH_SIZE: usize = 4096;
+/// Default of `max_mint_authors`.
+pub const DEFAULT_MAX_MINT_AUTHORS: usize = 5_000;
 
 /// One layer of settings: the config file, or the flags and environment as clap parsed them.
 /// Every key is optional; [`Layer::over`] lets a higher layer win key by key.
@@ -58,6 +60,10 @@ pub struct Layer {
     /// `MINTWATCH_RANK_AS_OF`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank_as_of: Option<u64>,
+    /// Mint keys crawled for kind 1337 at most (`--max-mint-authors`,
+    /// `MINTWATCH_MAX_MINT_AUTHORS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_mint_authors: Option<usize>,
 }
 
 impl Layer {
@@ -90,6 +96,7 @@ impl Layer {
             retry_secs: self.retry_secs.or(lower.retry_secs),
             batch_size: self.batch_size.or(lower.batch_size),
             rank_as_of: self.rank_as_of.or(lower.rank_as_of),
+            max_mint_authors: self.max_mint_authors.or(lower.max_mint_authors),
         }
     }
 }
@@ -118,6 +125,8 @@ pub struct RunSettings {
     /// Ranks as of this unix time; none: now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank_as_of: Option<u64>,
+    /// Mint keys crawled for kind 1337 at most.
+    pub max_mint_authors: usize,
 }
 
 impl RunSettings {
@@ -153,6 +162,7 @@ impl RunSettings {
             retry_secs: layer.retry_secs.unwrap_or(DEFAULT_RETRY_SECS),
             batch_size,
             rank_as_of: layer.rank_as_of,
+            max_mint_authors: layer.max_mint_authors.unwrap_or(DEFAULT_MAX_MINT_AUTHORS),
         })
     }
 
@@ -207,6 +217,7 @@ mod tests {
             retry_secs: Some(1),
             batch_size: Some(1),
             rank_as_of: Some(1),
+            max_mint_authors: Some(1),
         }
     }
 
@@ -228,6 +239,7 @@ mod tests {
                 retry_secs: DEFAULT_RETRY_SECS,
                 batch_size: DEFAULT_BATCH_SIZE,
                 rank_as_of: None,
+                max_mint_authors: DEFAULT_MAX_MINT_AUTHORS,
             }
         );
     }
@@ -235,7 +247,7 @@ mod tests {
     #[test]
     fn the_example_documents_every_key() {
         let keys = toml::Table::try_from(every_key()).expect("a table");
-        assert_eq!(keys.len(), 9);
+        assert_eq!(keys.len(), 10);
         for key in keys.keys() {
             let documented = EXAMPLE.lines().any(|l| {
                 let l = l.trim_start_matches('#').trim_start();

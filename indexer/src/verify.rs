@@ -7,7 +7,9 @@ use rayon::prelude::*;
 
 use mintwatch_protocol::broadcast::{CashuData, FinEpoch, MintInfo};
 use mintwatch_protocol::event::verify_batch_by;
-use mintwatch_protocol::nip87::{Deletion, FedimintAnnouncement, MintAnnouncement, Recommendation};
+use mintwatch_protocol::nip87::{
+    AnnouncedMint, Deletion, FedimintAnnouncement, MintAnnouncement, Recommendation,
+};
 use mintwatch_protocol::{kinds, ParseError, Reason, SignedEvent};
 
 use crate::pipeline::{Content, Rejection, RelayUrl, Verified};
@@ -115,7 +117,7 @@ impl Dedup {
     }
 }
 
-/// The mint keys known so far: signers of 4919 and 11467, and keys named by 38172 `d` tags.
+/// The mint keys known so far: signers of parsed 4919s and 11467s, and of self-signed 38172s.
 /// Kind 1337 is read only from these keys (other apps use kind 1337).
 #[derive(Debug, Default, Clone)]
 pub struct KnownMintKeys(HashSet<[u8; 32]>);
@@ -158,14 +160,17 @@ pub struct Checked {
     pub new_mint_keys: Vec<[u8; 32]>,
 }
 
-/// The mint key an event proves exists, before its content is parsed.
-fn mint_key_of(event: &SignedEvent) -> Option<[u8; 32]> {
-    match event.kind {
-        kinds::CASHU_DATA | kinds::MINT_INFO => Some(event.pubkey),
-        kinds::MINT_ANNOUNCEMENT => event
-            .tag_value("d")
-            .and_then(|d| mintwatch_protocol::MintKey::parse(d).ok())
-            .map(|k| *k.as_bytes()),
+/// The mint key a verified, parsed event proves exists: the signer of a 4919 or 11467 whose
+/// content parsed, or of a 38172 it signed about itself (`d` is its own key). A 38172 naming
+/// another key proves nothing about that key (anyone can sign one), and neither does an event
+/// whose content does not parse.
+fn mint_key_of(v: &Verified) -> Option<[u8; 32]> {
+    match &v.content {
+        Content::CashuData(_) | Content::MintInfo(_) => Some(v.event.pubkey),
+        Content::MintAnnouncement(a) => match &a.mint {
+            AnnouncedMint::Key(k) if *k.as_bytes() == v.event.pubkey => Some(v.event.pubkey),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -199,24 +204,19 @@ pub fn parse_content(event: &SignedEvent, known: &KnownMintKeys) -> Result<Conte
     })
 }
 
-/// Checks ids and signatures of a deduplicated batch in parallel, learns mint keys from what
-/// verified, then parses every verified event's content in parallel.
+/// Checks ids and signatures of a deduplicated batch in parallel, parses every verified event's
+/// content in parallel, and learns mint keys from what parsed ([`mint_key_of`]). Kind 1337 is
+/// parsed last, with the keys this batch taught, so a 1337 in the same batch as its mint's first
+/// 4919 is read.
 pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Checked {
     let results = verify_batch_by(&batch, |d| &d.event);
     let mut checked = Checked::default();
-    let mut passed = Vec::with_capacity(batch.len());
-    for (decoded, result) in batch.into_iter().zip(results) {
+    let mut first = Vec::with_capacity(batch.len());
+    let mut fins = Vec::new();
+    for (i, (decoded, result)) in batch.into_iter().zip(results).enumerate() {
         match result {
-            Ok(()) => {
-                // Learn keys before parsing, so a 1337 in the same batch as its mint's first 4919
-                // is read.
-                if let Some(key) = mint_key_of(&decoded.event) {
-                    if known.insert(key) {
-                        checked.new_mint_keys.push(key);
-                    }
-                }
-                passed.push(decoded);
-            }
+            Ok(()) if decoded.event.kind == kinds::FIN_EPOCH => fins.push((i, decoded)),
+            Ok(()) => first.push((i, decoded)),
             Err(e) => checked.rejections.push(Rejection {
                 relay: decoded.relay,
                 reason: e.label().to_string(),
@@ -224,35 +224,56 @@ pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Check
             }),
         }
     }
-    let known: &KnownMintKeys = known;
-    let parsed: Vec<Result<Verified, Rejection>> = passed
-        .into_par_iter()
-        .map(|d| match parse_content(&d.event, known) {
-            Ok(content) => {
-                let mut event = d.event;
-                if matches!(content, Content::CashuData(_)) {
-                    // Up to 512 KiB of base64 that `content` now holds decoded and `json` holds
-                    // verbatim: a third copy in every queued batch was about 16 MiB a batch.
-                    event.content = String::new();
-                }
-                Ok(Verified {
-                    event,
-                    json: d.json,
-                    relay: d.relay,
-                    content,
-                })
+    let mut parsed = parse_all(first, known);
+    for (_, v) in &parsed {
+        if let Some(key) = v.as_ref().ok().and_then(mint_key_of) {
+            if known.insert(key) {
+                checked.new_mint_keys.push(key);
             }
-            Err(e) => Err(Rejection {
-                relay: d.relay,
-                reason: e.reason.label().to_string(),
-                kind: Some(d.event.kind),
-            }),
-        })
-        .collect();
-    let (verified, rejected) = split(parsed);
+        }
+    }
+    parsed.extend(parse_all(fins, known));
+    // Input order, as before the split.
+    parsed.sort_unstable_by_key(|(i, _)| *i);
+    let (verified, rejected) = split(parsed.into_iter().map(|(_, r)| r).collect());
     checked.verified = verified;
     checked.rejections.extend(rejected);
     checked
+}
+
+/// Parses the content of verified events in parallel, keeping each one's place.
+fn parse_all(
+    events: Vec<(usize, Decoded)>,
+    known: &KnownMintKeys,
+) -> Vec<(usize, Result<Verified, Rejection>)> {
+    events
+        .into_par_iter()
+        .map(|(i, d)| {
+            let parsed = match parse_content(&d.event, known) {
+                Ok(content) => {
+                    let mut event = d.event;
+                    if matches!(content, Content::CashuData(_)) {
+                        // Up to 512 KiB of base64 that `content` now holds decoded and `json`
+                        // holds verbatim: a third copy in every queued batch was about 16 MiB a
+                        // batch.
+                        event.content = String::new();
+                    }
+                    Ok(Verified {
+                        event,
+                        json: d.json,
+                        relay: d.relay,
+                        content,
+                    })
+                }
+                Err(e) => Err(Rejection {
+                    relay: d.relay,
+                    reason: e.reason.label().to_string(),
+                    kind: Some(d.event.kind),
+                }),
+            };
+            (i, parsed)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -295,5 +316,85 @@ mod tests {
             }
         }
         assert!(cashu_data > 0 && cashu_data < events.len());
+    }
+
+    fn signed(keys: &nostr::Keys, kind: u16, content: &str, tags: &[[&str; 2]]) -> SignedEvent {
+        let tags: Vec<nostr::Tag> = tags
+            .iter()
+            .map(|t| nostr::Tag::parse(*t).expect("tag"))
+            .collect();
+        let e = nostr::EventBuilder::new(nostr::Kind::Custom(kind), content)
+            .tags(tags)
+            .sign_with_keys(keys)
+            .expect("signed");
+        SignedEvent::from(&e)
+    }
+
+    #[test]
+    fn mint_keys_are_learned_only_from_parsed_content_and_self_signed_announcements() {
+        let relay: RelayUrl = "ws://127.0.0.1:1".into();
+        let (garbage, operator, named, itself) = (
+            nostr::Keys::generate(),
+            nostr::Keys::generate(),
+            nostr::Keys::generate(),
+            nostr::Keys::generate(),
+        );
+        let mut sim = Simulator::new(SimConfig {
+            honest_mints: 1,
+            misbehaviours: Vec::new(),
+            ..SimConfig::default()
+        })
+        .expect("simulation");
+        let real_4919 = sim
+            .next_round()
+            .into_iter()
+            .find(|e| e.kind == kinds::CASHU_DATA)
+            .expect("a 4919");
+        let hex = |k: &nostr::Keys| k.public_key().to_hex();
+        let events = [
+            // Signature-valid, content that does not parse.
+            signed(&garbage, kinds::CASHU_DATA, "not base64 cbor", &[]),
+            signed(&garbage, kinds::MINT_INFO, "nor this", &[]),
+            // An announcement by someone else naming a key.
+            signed(
+                &operator,
+                kinds::MINT_ANNOUNCEMENT,
+                "",
+                &[["d", &hex(&named)]],
+            ),
+            // A mint announcing itself.
+            signed(
+                &itself,
+                kinds::MINT_ANNOUNCEMENT,
+                "",
+                &[["d", &hex(&itself)]],
+            ),
+            // A 1337 from the key whose 4919 did not parse is not read.
+            signed(&garbage, kinds::FIN_EPOCH, "", &[]),
+            real_4919.clone(),
+        ];
+        let raw = events
+            .iter()
+            .map(|e| (relay.clone(), e.to_json().into_boxed_str()))
+            .collect();
+        let (decoded, _) = decode(raw);
+        let mut known = KnownMintKeys::default();
+        let checked = verify_and_parse(decoded, &mut known);
+        let bytes = |k: &nostr::Keys| k.public_key().to_bytes();
+        assert!(!known.contains(&bytes(&garbage)));
+        assert!(!known.contains(&bytes(&named)));
+        assert!(!known.contains(&bytes(&operator)));
+        assert!(known.contains(&bytes(&itself)));
+        assert!(known.contains(&real_4919.pubkey));
+        assert_eq!(known.len(), 2);
+        let mut learned = checked.new_mint_keys.clone();
+        learned.sort_unstable();
+        let mut want = vec![bytes(&itself), real_4919.pubkey];
+        want.sort_unstable();
+        assert_eq!(learned, want);
+        // Three refusals (two unparsable contents, the 1337), in input order for the rest.
+        assert_eq!(checked.rejections.len(), 3, "{:?}", checked.rejections);
+        let ids: Vec<_> = checked.verified.iter().map(|v| v.event.id).collect();
+        assert_eq!(ids, vec![events[2].id, events[3].id, events[5].id]);
     }
 }

@@ -643,3 +643,135 @@ async fn misbehaving_relay_is_counted_and_does_not_disturb_another() {
         .iter()
         .all(|r| r.state == ConnState::Stopped));
 }
+
+/// A "relay" that CLOSEDs every subscription with `authors` (as a relay capping subscriptions
+/// does) and serves `events` to the public filter, page by page. Counts author REQs and pings.
+async fn author_refusing_relay(
+    events: Vec<Event>,
+    author_reqs: Arc<AtomicUsize>,
+    pings: Arc<AtomicUsize>,
+) -> String {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                continue;
+            };
+            while let Some(Ok(m)) = ws.next().await {
+                let t = match m {
+                    Message::Text(t) => t,
+                    Message::Ping(_) => {
+                        pings.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let v: Value = serde_json::from_str(t.as_str()).expect("client JSON");
+                if v[0] != "REQ" {
+                    continue;
+                }
+                let sub = v[1].as_str().expect("sub id").to_string();
+                let filter = &v[2];
+                if filter.get("authors").is_some() {
+                    author_reqs.fetch_add(1, Ordering::SeqCst);
+                    let _ = ws
+                        .send(Message::text(format!(
+                            r#"["CLOSED","{sub}","error: too many subscriptions"]"#
+                        )))
+                        .await;
+                    continue;
+                }
+                let limit = filter["limit"].as_u64().unwrap_or(0) as usize;
+                if limit > 0 {
+                    let until = filter["until"].as_u64().unwrap_or(u64::MAX);
+                    let since = filter["since"].as_u64().unwrap_or(0);
+                    let mut page: Vec<&Event> = events
+                        .iter()
+                        .filter(|e| {
+                            let t = e.created_at.as_secs();
+                            t <= until && t >= since
+                        })
+                        .collect();
+                    page.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+                    for e in page.into_iter().take(limit) {
+                        let json = nostr_relay_builder::prelude::JsonUtil::as_json(e);
+                        let _ = ws
+                            .send(Message::text(format!(r#"["EVENT","{sub}",{json}]"#)))
+                            .await;
+                    }
+                }
+                let _ = ws.send(Message::text(format!(r#"["EOSE","{sub}"]"#))).await;
+            }
+        }
+    });
+    format!("ws://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_closing_author_filters_keeps_the_connection_and_is_not_widened_again() {
+    init_tracing();
+    let keys = Keys::generate();
+    let t0 = now() - 100;
+    let events: Vec<Event> = (0..15)
+        .map(|n| event(&keys, 38172, t0 + n as u64, n))
+        .collect();
+    let (author_reqs, pings) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let url = author_refusing_relay(events.clone(), author_reqs.clone(), pings.clone()).await;
+    let config = CrawlConfig {
+        ping_interval: Duration::from_millis(100),
+        closed_retries: 1,
+        ..test_config(vec![url.clone()])
+    };
+    let crawler = Crawler::new(config, Vec::new());
+    crawler.known_mints().extend([mint_key(&Keys::generate())]);
+    let (running, mut sink) = spawn(crawler, 1024);
+    sink.until("every public event", |s| {
+        events.iter().all(|e| s.has(&url, e))
+    })
+    .await;
+    let stats = running.stats.clone();
+    let refused = |stats: &CrawlStats| {
+        stats
+            .relay(&url)
+            .is_some_and(|r| r.author_filters_refused > 0)
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !refused(&stats) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "author filters never given up"
+        );
+        sink.drain_for(Duration::from_millis(20)).await;
+    }
+    let asked = author_reqs.load(Ordering::SeqCst);
+    assert!(
+        asked >= 2,
+        "the refused filter was asked again once ({asked})"
+    );
+
+    // 300 more keys would need two more subscriptions: none is asked for on this connection.
+    running
+        .known
+        .extend((0..300).map(|_| mint_key(&Keys::generate())));
+    // Sentinel: two pings after the keys were added, well past the re-subscription delay.
+    let seen = pings.load(Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pings.load(Ordering::SeqCst) < seen + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no ping");
+        sink.drain_for(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        author_reqs.load(Ordering::SeqCst),
+        asked,
+        "mint-authors widened after the relay CLOSED it"
+    );
+    let r = stats.relay(&url).expect("stats");
+    assert_eq!(r.connects, 1, "the connection was kept");
+    assert_eq!(r.disconnects, 0);
+    assert!(r.closed >= 2);
+    assert_eq!(sink.ids(&url).len(), events.len(), "each public event once");
+    running.stop(&mut sink).await;
+}

@@ -117,6 +117,9 @@ pub struct CrawlConfig {
     pub ping_interval: Duration,
     /// Authors per `mint-authors` subscription.
     pub authors_per_filter: usize,
+    /// Mint keys crawled for kind 1337 at most (so `mint-authors` subscriptions per relay at
+    /// most this over `authors_per_filter`); further keys are refused and counted.
+    pub max_mint_authors: usize,
     /// Wait after [`KnownMints`] grows before re-subscribing, so a burst of new keys costs
     /// one re-subscription.
     pub resubscribe_delay: Duration,
@@ -147,6 +150,7 @@ impl Default for CrawlConfig {
             page_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(30),
             authors_per_filter: 250,
+            max_mint_authors: 5_000,
             resubscribe_delay: Duration::from_secs(2),
             closed_retry_delay: Duration::from_secs(5),
             closed_retries: 3,
@@ -185,11 +189,12 @@ impl Crawler {
                 .map(|r| Arc::new(stats::RelayStats::new(r.clone())))
                 .collect(),
         );
+        let known = KnownMints::with_cap(config.max_mint_authors);
         Self {
             config: Arc::new(config),
             relays,
             cursors,
-            known: KnownMints::new(),
+            known,
             stats,
         }
     }

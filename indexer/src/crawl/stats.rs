@@ -72,6 +72,7 @@ pub(crate) struct RelayStats {
     pub(crate) duplicates: AtomicU64,
     pub(crate) notices: AtomicU64,
     pub(crate) closed: AtomicU64,
+    pub(crate) author_filters_refused: AtomicU64,
     pub(crate) auth_challenges: AtomicU64,
     /// Oldest second a backfill walk of this relay has fully covered (0 = none yet).
     pub(crate) oldest_reached: AtomicU64,
@@ -92,6 +93,7 @@ impl RelayStats {
             duplicates: AtomicU64::new(0),
             notices: AtomicU64::new(0),
             closed: AtomicU64::new(0),
+            author_filters_refused: AtomicU64::new(0),
             auth_challenges: AtomicU64::new(0),
             oldest_reached: AtomicU64::new(0),
             rejections: Mutex::new(BTreeMap::new()),
@@ -147,6 +149,7 @@ impl RelayStats {
             duplicates: load(&self.duplicates),
             notices: load(&self.notices),
             closed: load(&self.closed),
+            author_filters_refused: load(&self.author_filters_refused),
             auth_challenges: load(&self.auth_challenges),
             oldest_reached: (oldest > 0).then_some(oldest),
             rejections: self
@@ -186,6 +189,9 @@ pub struct RelayStatsSnapshot {
     pub notices: u64,
     /// Subscriptions the relay CLOSED.
     pub closed: u64,
+    /// `mint-authors` subscriptions given up after the relay CLOSED them past the retries (the
+    /// connection is kept for the public filter).
+    pub author_filters_refused: u64,
     /// NIP-42 AUTH challenges received (ignored).
     pub auth_challenges: u64,
     /// Oldest `created_at` second a backfill walk has fully covered.

@@ -137,7 +137,26 @@ impl Session<'_> {
             tracing::warn!(relay = %self.task.url, reason = why, "subscription CLOSED by relay");
         }
         sub.closed_count += 1;
+        let authors = sub.authors.is_some();
+        if authors && !self.mint_authors_refused {
+            // A relay that caps subscriptions refuses the author filters first: widening them
+            // further would only be refused again, so this connection stops widening.
+            self.mint_authors_refused = true;
+            tracing::warn!(relay = %self.task.url, reason = why,
+                "a mint-authors subscription was CLOSED; not widening mint-authors on this \
+                 connection");
+        }
         if sub.closed_count > self.cfg().closed_retries {
+            if authors {
+                // Refused for good: this relay is not asked for kind 1337 by these authors on
+                // this connection, but the public filter and the connection stay.
+                RelayStats::bump(&self.task.stats.author_filters_refused);
+                if let Role::Walk(wid) = sub.role {
+                    self.walks.remove(&wid);
+                }
+                self.update_state();
+                return Ok(());
+            }
             return Err(End::Error(format!("subscription refused: {why}")));
         }
         if let Role::Walk(wid) = sub.role {

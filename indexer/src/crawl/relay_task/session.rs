@@ -35,6 +35,8 @@ pub(super) struct Session<'a> {
     pub(super) mints_subscribed: BTreeSet<MintKey>,
     pub(super) pending_new: BTreeSet<MintKey>,
     pub(super) new_authors_walk: bool,
+    /// The relay CLOSED a `mint-authors` subscription: no more widening on this connection.
+    pub(super) mint_authors_refused: bool,
     pub(super) resubscribe_at: Option<Instant>,
     pub(super) retries: Vec<(Instant, Sub)>,
     pub(super) healthy: bool,
@@ -60,6 +62,7 @@ impl<'a> Session<'a> {
             mints_subscribed: BTreeSet::new(),
             pending_new: BTreeSet::new(),
             new_authors_walk: false,
+            mint_authors_refused: false,
             resubscribe_at: None,
             retries: Vec::new(),
             healthy: false,

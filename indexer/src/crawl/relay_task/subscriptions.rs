@@ -216,6 +216,9 @@ impl Session<'_> {
 
     /// Widens `mint-authors` to the keys that became known.
     pub(super) async fn resubscribe_mints(&mut self) -> Result<(), End> {
+        if self.mint_authors_refused {
+            return Ok(());
+        }
         let known = self.task.known.snapshot();
         let new: BTreeSet<MintKey> = known.difference(&self.mints_subscribed).copied().collect();
         if new.is_empty() {
