@@ -609,22 +609,39 @@ async fn bad_requests(wallet: &mut Wallet, relay: &TestRelay) {
     assert!(!relay.url.is_empty());
 }
 
-async fn flood(wallet: &mut Wallet, sim: &Simulation) {
+async fn flood(wallet: &mut Wallet, sim: &Simulation, handle: &NostrHandle) {
     let mint = *sim.stats.keys().next().expect("a mint");
     let query = Query::GetMint(MintParam { mint });
     let flooder = Keys::generate();
+    let before = handle.stats();
     let mut ids = Vec::new();
     for _ in 0..12 {
         let request = build_request(&flooder, &wallet.service, &query).expect("builds");
         ids.push(wallet.send(&flooder, &request).await);
     }
-    let answers = wallet.responses(&ids).await;
+    // Sentinel: every one of the 12 was either answered or counted as ignored.
+    let handled = wait_for(WAIT, || async {
+        let s = handle.stats();
+        s.responses - before.responses + s.ignored - before.ignored >= 12
+    })
+    .await;
+    assert!(handled, "not every request handled: {:?}", handle.stats());
+    let s = handle.stats();
+    let (told, ignored) = (
+        s.rate_limited - before.rate_limited,
+        s.ignored - before.ignored,
+    );
+    assert_eq!(told, 1, "told RATE_LIMITED once, then ignored");
+    assert!(ignored >= 12 - 5 - 1, "only {ignored} of 12 ignored");
+    // The answered ones are the first (the service reads requests in order).
+    let answered = (12 - ignored) as usize;
+    let answers = wallet.responses(&ids[..answered]).await;
     let limited = answers
         .iter()
         .filter(|r| error_code(r) == Some(ErrorCode::RateLimited))
         .count();
     let served = answers.iter().filter(|r| r.error.is_none()).count();
-    assert!(limited >= 12 - 5, "only {limited} of 12 were rate limited");
+    assert_eq!(limited, 1);
     assert!(
         (1..=5).contains(&served),
         "{served} served within a burst of 4"
@@ -730,7 +747,7 @@ async fn a_wallet_gets_true_answers_and_the_relay_gets_every_assertion_and_label
     search(&mut wallet, &db, &sim).await;
     get_evidence(&mut wallet, &sim).await;
     bad_requests(&mut wallet, &relay).await;
-    flood(&mut wallet, &sim).await;
+    flood(&mut wallet, &sim, &handle).await;
 
     // New numbers for one mint: within the interval nothing is re-published...
     let (changed, old) = ranks.iter().next().map(|(k, r)| (*k, *r)).expect("a mint");

@@ -34,7 +34,7 @@ use mintwatch_store::Store;
 
 pub use keys::{load_or_create_key, KeyFileError};
 pub use publish::{OutputCounts, OutputStats, Publisher, ScanOutcome};
-pub use ratelimit::{RateLimit, TokenBuckets};
+pub use ratelimit::{GlobalBucket, RateLimit, TokenBuckets, Verdict};
 pub use service::QueryService;
 
 /// How the nostr outputs run.
@@ -50,6 +50,8 @@ pub struct NostrService {
     pub scan_every: Duration,
     /// Each requester's allowance.
     pub rate_limit: RateLimit,
+    /// All requesters' allowance together (a fresh key costs nothing).
+    pub global_rate_limit: RateLimit,
     /// Requests answered at once; more wait (the relay connection buffers them).
     pub max_concurrent_requests: usize,
     /// How long to wait for relays at start, and for our published events to be read back.
@@ -58,7 +60,8 @@ pub struct NostrService {
 
 impl NostrService {
     /// Defaults: an assertion per mint at most every 10 minutes, a scan every 30 s, 20 requests
-    /// at once per requester refilled at 2/s, 16 requests answered at once.
+    /// at once per requester refilled at 2/s, 200 at once from everyone refilled at 100/s, 16
+    /// requests answered at once.
     pub fn new(relays: Vec<String>, keys: nostr::Keys) -> Self {
         Self {
             relays,
@@ -66,6 +69,10 @@ impl NostrService {
             publish_interval: Duration::from_secs(600),
             scan_every: Duration::from_secs(30),
             rate_limit: RateLimit::default(),
+            global_rate_limit: RateLimit {
+                burst: 200,
+                per_second: 100.0,
+            },
             max_concurrent_requests: 16,
             connect_timeout: Duration::from_secs(10),
         }
@@ -163,8 +170,11 @@ impl NostrService {
             notifications,
             QueryService::new(store.clone(), self.keys.clone()),
             self.keys.clone(),
-            self.rate_limit,
-            self.max_concurrent_requests.max(1),
+            Limits {
+                requester: self.rate_limit,
+                global: self.global_rate_limit,
+                max_concurrent: self.max_concurrent_requests.max(1),
+            },
             stats.clone(),
             shutdown.subscribe(),
         ));
@@ -245,21 +255,46 @@ async fn respond(
     }
 }
 
+/// How much the query service answers.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    requester: RateLimit,
+    global: RateLimit,
+    max_concurrent: usize,
+}
+
+/// Counts a request that gets no answer, and logs it at most once a minute with the count.
+fn ignored(reason: &'static str, stats: &OutputStats, last_log: &mut Option<Instant>) {
+    let n = stats.ignored.fetch_add(1, Ordering::Relaxed) + 1;
+    metrics::counter!("mintwatch_nostr_requests_ignored_total", "reason" => reason).increment(1);
+    if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+        *last_log = Some(Instant::now());
+        warn!(
+            reason,
+            ignored_total = n,
+            "query service requests ignored (over the rate)"
+        );
+    }
+}
+
 /// The query service loop: every request event is rate-checked here (one owner of the
-/// buckets, no lock), then answered on a task of its own, at most `max_concurrent` at once.
-#[allow(clippy::too_many_arguments)]
+/// buckets, no lock), then answered on a task of its own, at most `max_concurrent` at once. A
+/// requester over its rate is told `RATE_LIMITED` once, then ignored; requests over the global
+/// rate are ignored; neither holds a permit.
 async fn serve(
     client: Client,
     mut notifications: broadcast::Receiver<RelayPoolNotification>,
     service: QueryService,
     keys: nostr::Keys,
-    limit: RateLimit,
-    max_concurrent: usize,
+    limits: Limits,
     stats: Arc<OutputStats>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let max_concurrent = limits.max_concurrent;
     let permits = Arc::new(Semaphore::new(max_concurrent));
-    let mut buckets = TokenBuckets::new(limit);
+    let mut buckets = TokenBuckets::new(limits.requester);
+    let mut global = GlobalBucket::new(limits.global, Instant::now());
+    let mut last_log = None;
     let me = keys.public_key();
     loop {
         let note = tokio::select! {
@@ -283,25 +318,33 @@ async fn serve(
             continue;
         }
         let request = SignedEvent::from(&*event);
-        let allowed = buckets.allow(&request.pubkey, Instant::now());
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let (client, service, keys, stats) =
-            (client.clone(), service.clone(), keys.clone(), stats.clone());
-        tokio::spawn(async move {
-            let response = if allowed {
-                service.answer(&request).await
-            } else {
+        let now = Instant::now();
+        let (client, keys, stats) = (client.clone(), keys.clone(), stats.clone());
+        match buckets.verdict(&request.pubkey, now) {
+            Verdict::Admit if global.allow(now) => {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let response = service.answer(&request).await;
+                    respond(&client, &keys, &request, &response, &stats).await;
+                    drop(permit);
+                });
+            }
+            Verdict::Admit => ignored("global_rate", &stats, &mut last_log),
+            Verdict::Refuse => {
                 stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                Response::err(
-                    None,
-                    ServiceError::new(ErrorCode::RateLimited, "too many requests; slow down"),
-                )
-            };
-            respond(&client, &keys, &request, &response, &stats).await;
-            drop(permit);
-        });
+                tokio::spawn(async move {
+                    let response = Response::err(
+                        None,
+                        ServiceError::new(ErrorCode::RateLimited, "too many requests; slow down"),
+                    );
+                    respond(&client, &keys, &request, &response, &stats).await;
+                });
+            }
+            Verdict::Ignore => ignored("rate_limited_again", &stats, &mut last_log),
+        }
     }
     // Let the requests in hand finish before the connections close.
     let _ = permits.acquire_many(max_concurrent as u32).await;

@@ -36,6 +36,8 @@ pub struct OutputStats {
     pub responses: AtomicU64,
     /// Of those, `RATE_LIMITED`.
     pub rate_limited: AtomicU64,
+    /// Requests not answered at all (over the rate again, or over the global rate).
+    pub ignored: AtomicU64,
     /// Events the relays did not accept.
     pub send_failures: AtomicU64,
     /// Publisher scans completed (each a whole pass over the reports and the open findings).
@@ -50,6 +52,7 @@ impl OutputStats {
             labels: self.labels.load(Ordering::Relaxed),
             responses: self.responses.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            ignored: self.ignored.load(Ordering::Relaxed),
             send_failures: self.send_failures.load(Ordering::Relaxed),
             scans: self.scans.load(Ordering::Relaxed),
         }
@@ -67,6 +70,8 @@ pub struct OutputCounts {
     pub responses: u64,
     /// Of those, `RATE_LIMITED`.
     pub rate_limited: u64,
+    /// Requests not answered at all (over the rate again, or over the global rate).
+    pub ignored: u64,
     /// Events the relays did not accept.
     pub send_failures: u64,
     /// Publisher scans completed. Once this has gone up by two since a change to the store, a

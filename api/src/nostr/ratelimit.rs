@@ -1,5 +1,9 @@
 //! Token buckets per requester key, so that one requester cannot take the query service from
-//! the others.
+//! the others, and one for all requesters together, since a fresh key costs nothing.
+//!
+//! A requester over its rate is told so once (`RATE_LIMITED`), then ignored until its bucket
+//! has a token again: answering every refused request would make the service an amplifier (each
+//! answer is signed and encrypted).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -26,6 +30,20 @@ impl Default for RateLimit {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    /// Told `RATE_LIMITED` since its last admitted request.
+    told: bool,
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Answer it.
+    Admit,
+    /// Over the requester's rate, the first time since its last admitted request: answer
+    /// `RATE_LIMITED`.
+    Refuse,
+    /// Over the rate again (or over the global rate): no answer at all.
+    Ignore,
 }
 
 /// Past this many tracked requesters, full buckets are forgotten (a full bucket is the same as
@@ -67,10 +85,59 @@ impl TokenBuckets {
         let b = self.buckets.entry(*who).or_insert(Bucket {
             tokens: f64::from(limit.burst),
             at: now,
+            told: false,
         });
         Self::refill(&limit, b, now);
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
+            b.told = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// [`TokenBuckets::allow`], saying whether a refused requester is to be told: the first
+    /// refusal after an admitted request is, the next ones are not.
+    pub fn verdict(&mut self, who: &[u8; 32], now: Instant) -> Verdict {
+        if self.allow(who, now) {
+            return Verdict::Admit;
+        }
+        match self.buckets.get_mut(who) {
+            Some(b) if !b.told => {
+                b.told = true;
+                Verdict::Refuse
+            }
+            _ => Verdict::Ignore,
+        }
+    }
+}
+
+/// One token bucket for all requesters together.
+#[derive(Debug)]
+pub struct GlobalBucket {
+    limit: RateLimit,
+    bucket: Bucket,
+}
+
+impl GlobalBucket {
+    /// A full bucket.
+    pub fn new(limit: RateLimit, now: Instant) -> Self {
+        Self {
+            limit,
+            bucket: Bucket {
+                tokens: f64::from(limit.burst),
+                at: now,
+                told: false,
+            },
+        }
+    }
+
+    /// Takes one token; false when the service as a whole is over its rate.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        TokenBuckets::refill(&self.limit, &mut self.bucket, now);
+        if self.bucket.tokens >= 1.0 {
+            self.bucket.tokens -= 1.0;
             true
         } else {
             false
@@ -96,5 +163,51 @@ mod tests {
         assert!(t.allow(&b, t0), "another requester has its own bucket");
         assert!(!t.allow(&a, t0 + Duration::from_millis(500)));
         assert!(t.allow(&a, t0 + Duration::from_millis(1600)));
+    }
+
+    #[test]
+    fn a_requester_over_its_rate_is_told_once_then_ignored_until_it_may_ask_again() {
+        let mut t = TokenBuckets::new(RateLimit {
+            burst: 2,
+            per_second: 1.0,
+        });
+        let a = [1u8; 32];
+        let t0 = Instant::now();
+        let verdicts: Vec<Verdict> = (0..6).map(|_| t.verdict(&a, t0)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Admit,
+                Verdict::Admit,
+                Verdict::Refuse,
+                Verdict::Ignore,
+                Verdict::Ignore,
+                Verdict::Ignore
+            ]
+        );
+        // A token later: admitted, and the next refusal is told again.
+        assert_eq!(
+            t.verdict(&a, t0 + Duration::from_millis(1100)),
+            Verdict::Admit
+        );
+        assert_eq!(
+            t.verdict(&a, t0 + Duration::from_millis(1100)),
+            Verdict::Refuse
+        );
+    }
+
+    #[test]
+    fn the_global_bucket_bounds_every_requester_together() {
+        let t0 = Instant::now();
+        let mut g = GlobalBucket::new(
+            RateLimit {
+                burst: 10,
+                per_second: 5.0,
+            },
+            t0,
+        );
+        assert_eq!((0..25).filter(|_| g.allow(t0)).count(), 10);
+        assert!(g.allow(t0 + Duration::from_millis(250)));
+        assert!(!g.allow(t0 + Duration::from_millis(250)));
     }
 }
