@@ -16,12 +16,19 @@ use clap::Parser;
 
 use commands::Cli;
 
+/// The log filter without `RUST_LOG`. nostr-sdk's relay pool (the nostr outputs' client) logs
+/// every frame a relay sends that it cannot handle at ERROR: one hostile relay made that 44 MB in
+/// 90 s. mintwatch counts and logs what matters of its relays itself (refusals and publish
+/// failures in metrics, relay state in `/v1/stats`), so the pool is silenced by default;
+/// `RUST_LOG=info,nostr_relay_pool=debug` shows it again.
+const DEFAULT_LOG: &str = "info,nostr_relay_pool=off,nostr_sdk=warn";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         // Colour codes only for a terminal: logs piped to a file or a collector stay plain.
         .with_ansi(std::io::stdout().is_terminal())

@@ -813,3 +813,59 @@ async fn a_wallet_gets_true_answers_and_the_relay_gets_every_assertion_and_label
     relay.shutdown();
     db.drop().await;
 }
+
+/// A relay that accepts connections and reads everything, and never answers anything: no `OK`
+/// to an event, no `EOSE` to a subscription.
+async fn black_hole_relay() -> String {
+    use futures::StreamExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await {
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            });
+        }
+    });
+    format!("ws://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_never_answers_ok_does_not_hold_back_the_outputs_to_the_others() {
+    let sim = small_simulation(22);
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let db = TestDb::new().await;
+    index(&db, &relay, &sim).await;
+    let mints = db.count("mints").await as u64;
+    let hole = black_hole_relay().await;
+
+    let keys = Keys::generate();
+    let handle = NostrService {
+        relays: vec![hole, relay.url.clone()],
+        ..service_config(&relay.url, &keys, Duration::from_secs(3600))
+    }
+    .start(db.store.clone())
+    .await
+    .expect("nostr outputs start");
+    // Each event waited 10 s for the silent relay before: the assertions of these mints took
+    // minutes. Now each goes as soon as the honest relay accepts it.
+    let wallet = Wallet::connect(&relay.url, keys.public_key()).await;
+    let published = wait_for(WAIT, || async {
+        wallet.published(ASSERTION).await.len() as u64 >= mints
+    })
+    .await;
+    assert!(
+        published,
+        "{} of {mints} assertions on the honest relay: {:?}",
+        wallet.published(ASSERTION).await.len(),
+        handle.stats()
+    );
+    assert_eq!(handle.stats().send_failures, 0);
+    handle.stop().await;
+    db.drop().await;
+}

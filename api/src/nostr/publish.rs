@@ -116,29 +116,48 @@ fn finding_fingerprint(f: &reports::OpenFinding) -> Result<String, String> {
     ))
 }
 
-/// Sends a signed event to the client's relays; true if at least one accepted it.
+/// Sends a signed event to every relay of the client at once; true as soon as one accepted it.
+///
+/// Each relay is waited for on its own task: a relay that never answers `OK` (nostr-sdk waits
+/// 10 s for it) neither delays this call past the first relay that accepts, nor the next event.
+/// The other relays' answers are still awaited, in the background, and counted.
 pub(crate) async fn send(client: &Client, event: &SignedEvent, stats: &OutputStats) -> bool {
     let kind = event.kind.to_string();
-    let ok = match event.to_nostr() {
-        Ok(e) => match client.send_event(&e).await {
-            Ok(out) if !out.success.is_empty() => true,
-            Ok(out) => {
-                warn!(kind = %event.kind, failed = ?out.failed, "no relay accepted the event");
-                false
-            }
-            Err(err) => {
-                warn!(kind = %event.kind, error = %err, "sending failed");
-                false
-            }
-        },
+    let nostr_event = match event.to_nostr() {
+        Ok(e) => e,
         Err(err) => {
             warn!(kind = %event.kind, error = %err, "event does not convert");
-            false
+            stats.send_failures.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("mintwatch_nostr_publish_failures_total", "kind" => kind)
+                .increment(1);
+            return false;
         }
     };
+    let mut sends = tokio::task::JoinSet::new();
+    for (url, relay) in client.relays().await {
+        let e = nostr_event.clone();
+        sends.spawn(async move {
+            let sent = relay.send_event(&e).await;
+            if let Err(err) = &sent {
+                metrics::counter!("mintwatch_nostr_relay_refusals_total").increment(1);
+                tracing::debug!(relay = %url, error = %err, "relay did not accept an event");
+            }
+            sent.is_ok()
+        });
+    }
+    let mut ok = false;
+    while let Some(done) = sends.join_next().await {
+        if done.unwrap_or(false) {
+            ok = true;
+            break;
+        }
+    }
+    // The slower relays go on without us.
+    sends.detach_all();
     if ok {
         metrics::counter!("mintwatch_nostr_events_published_total", "kind" => kind).increment(1);
     } else {
+        warn!(kind = %event.kind, "no relay accepted the event");
         stats.send_failures.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("mintwatch_nostr_publish_failures_total", "kind" => kind).increment(1);
     }
