@@ -292,14 +292,21 @@ impl Ingest {
         maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_rerank = Instant::now();
         loop {
+            let rank_at = analyzer.next_rank_at();
             tokio::select! {
                 work = analyze_rx.recv() => {
                     let Some(work) = work else { break };
                     metrics::gauge!("mintwatch_queue_depth", "stage" => "analyze")
                         .set(analyze_rx.len() as f64);
-                    let caught_up = analyze_rx.is_empty();
-                    if let Err(e) = analyze(&mut analyzer, work, caught_up, &stats, &health,
+                    if let Err(e) = analyze(&mut analyzer, work, &stats, &health,
                                             config.retry_for).await {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep_until(rank_at.unwrap_or_else(Instant::now).into()),
+                    if rank_at.is_some() => {
+                    if let Err(e) = flush_ranks(&mut analyzer, &health, config.retry_for).await {
                         result = Err(e);
                         break;
                     }
@@ -442,12 +449,10 @@ enum AnalyzeWork {
     Queue,
 }
 
-/// Analyses one hand-off from the store stage (retrying), then, if no batch is waiting,
-/// recomputes the ranks it made due: answers are current as soon as analysis has caught up.
+/// Analyses one hand-off from the store stage, retrying.
 async fn analyze(
     analyzer: &mut Analyzer,
     work: AnalyzeWork,
-    caught_up: bool,
     stats: &IngestStats,
     health: &Health,
     retry_for: Duration,
@@ -475,12 +480,21 @@ async fn analyze(
             Err(e) => retry.failed("analysing a batch", &e).await?,
         }
     }
-    if caught_up && analyzer.ranks_pending() {
-        loop {
-            match analyzer.flush_ranks().await {
-                Ok(_) => break,
-                Err(e) => retry.failed("recomputing ranks", &e).await?,
-            }
+    retry.succeeded();
+    Ok(())
+}
+
+/// Recomputes the pending ranks, retrying.
+async fn flush_ranks(
+    analyzer: &mut Analyzer,
+    health: &Health,
+    retry_for: Duration,
+) -> Result<(), IngestError> {
+    let mut retry = Retry::new(health, Stage::Analyze, retry_for);
+    loop {
+        match analyzer.flush_ranks().await {
+            Ok(_) => break,
+            Err(e) => retry.failed("recomputing ranks", &e).await?,
         }
     }
     retry.succeeded();
