@@ -79,3 +79,19 @@ if [ "${#browser_missing[@]}" -gt 0 ]; then
   done
 fi
 log "chromium and chromedriver ready"
+
+# schemathesis (PyPI) drives tests/openapi_conformance.rs: generated requests against the
+# OpenAPI document. In its own virtual environment, so the system Python stays untouched.
+venv="${MINTWATCH_VENV:-$HOME/.cache/mintwatch-venv}"
+schemathesis_version="4.32.5"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  log "installing schemathesis $schemathesis_version into $venv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends python3-venv
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q "schemathesis==$schemathesis_version"
+fi
+export MINTWATCH_SCHEMATHESIS="$venv/bin/schemathesis"
+log "schemathesis ready"

@@ -13,7 +13,7 @@ use super::ApiState;
 /// A stored event, byte for byte as first received (its id and signature verify as served).
 #[utoipa::path(
     get, path = "/v1/events/{id}", tag = "events",
-    params(("id" = String, Path, description = "Event id, 64 hex")),
+    params(("id" = String, Path, description = "Event id, 64 hex", pattern = "^[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, description = "The NIP-01 event JSON, verbatim", content_type = "application/json", body = Object),
         (status = 400, description = "Malformed id", body = ErrorBody),

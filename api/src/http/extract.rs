@@ -61,3 +61,16 @@ where
             .map_err(|e: JsonRejection| ApiError::from_status(e.status(), Some(e.body_text())))
     }
 }
+
+/// Whether `s` has the shape the OpenAPI document gives a key: 66 hex starting `02` or `03` (a
+/// compressed point), or, when `x_only`, also 64 hex. Text of that shape that is not a point on
+/// the curve is answered 404 (no mint has that key, no secret hashes to that `Y`), other text
+/// 400.
+pub(crate) fn hex_key_shape(s: &str, x_only: bool) -> bool {
+    let hex = |t: &str| t.bytes().all(|b| b.is_ascii_hexdigit());
+    match s.len() {
+        64 => x_only && hex(s),
+        66 => (s.starts_with("02") || s.starts_with("03")) && hex(s),
+        _ => false,
+    }
+}

@@ -8,31 +8,38 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use mintwatch_protocol::output::query::DirectoryQuery;
-use mintwatch_protocol::{FindingKind, MintKey};
+use mintwatch_protocol::{FindingKind, MintKey, Reason};
 
 use super::error::{empty, ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use super::ApiState;
 use crate::read::{self, DirectoryPage, FindingsFilter, FindingsPage, MintReport, ReviewsPage};
 
+/// A mint key from the path. Well-formed text that is not a point on the curve is no mint's key:
+/// a 404, as for any key no mint has (the document's pattern cannot state the curve).
 fn mint_key(s: &str) -> Result<MintKey, ApiError> {
-    MintKey::parse(s).map_err(|e| ApiError::BadRequest(format!("mint_key: {e}")))
+    MintKey::parse(s).map_err(|e| match e.reason {
+        Reason::NotOnCurve if super::extract::hex_key_shape(s, true) => {
+            ApiError::NotFound("mint_key: no mint has this key (not a point on the curve)".into())
+        }
+        _ => ApiError::BadRequest(format!("mint_key: {e}")),
+    })
 }
 
 /// Search the directory.
 #[utoipa::path(
     get, path = "/v1/mints", tag = "mints",
     params(
-        ("q" = Option<String>, Query, description = "Text: whole words of names, URLs and descriptions; substrings and near misses (typos) of names and URLs; at most 256 bytes"),
-        ("unit" = Option<String>, Query, description = "Only mints supporting this unit (declared, or seen in their 4919 entries)"),
+        ("q" = Option<String>, Query, description = "Text: whole words of names, URLs and descriptions; substrings and near misses (typos) of names and URLs; at most 256 characters, no NUL", max_length = 256, pattern = "^[^\\u0000]*$"),
+        ("unit" = Option<String>, Query, description = "Only mints supporting this unit (declared, or seen in their 4919 entries)", pattern = "^[A-Za-z0-9_-]{1,32}$"),
         ("nut" = Option<u16>, Query, description = "Only mints declaring this NUT"),
-        ("network" = Option<String>, Query, description = "mainnet (or bitcoin), testnet, signet, regtest, unknown"),
-        ("identity" = Option<String>, Query, description = "self-signed, operator, mismatch or unbound"),
-        ("min_rank" = Option<u8>, Query, description = "Only mints ranked at least this (0..=100)"),
+        ("network" = Option<String>, Query, description = "mainnet (or bitcoin), testnet, signet, regtest, unknown", pattern = "^(mainnet|bitcoin|testnet|signet|regtest|unknown)$"),
+        ("identity" = Option<String>, Query, description = "self-signed, operator, mismatch or unbound", pattern = "^(self-signed|operator|mismatch|unbound)$"),
+        ("min_rank" = Option<u8>, Query, description = "Only mints ranked at least this (0..=100)", minimum = 0, maximum = 100),
         ("has_findings" = Option<bool>, Query, description = "Only mints with unresolved findings (true) or without (false)"),
-        ("sort" = Option<String>, Query, description = "rank (default), reviews, activity or name"),
-        ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("sort" = Option<String>, Query, description = "rank (default), reviews, activity or name", pattern = "^(rank|reviews|activity|name)$"),
+        ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, as it was given (opaque: any other text is a 400)", max_length = 512, pattern = "^[A-Za-z0-9_-]*$"),
     ),
     responses(
         (status = 200, description = "A page of mints", body = DirectoryPage),
@@ -69,7 +76,7 @@ pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 #[utoipa::path(
     get, path = "/v1/mints/{mint_key}", tag = "mints",
     params(
-        ("mint_key" = String, Path, description = "64-hex x-only or 66-hex compressed mint key"),
+        ("mint_key" = String, Path, description = "64-hex x-only or 66-hex compressed mint key (a well-formed key that is not on the curve is no mint's: 404)", pattern = "^(0[23])?[0-9a-fA-F]{64}$"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag of a previous answer"),
     ),
     responses(
@@ -133,16 +140,17 @@ async fn known(state: &ApiState, key: &MintKey) -> Result<(), ApiError> {
 #[utoipa::path(
     get, path = "/v1/mints/{mint_key}/findings", tag = "mints",
     params(
-        ("mint_key" = String, Path, description = "64-hex x-only or 66-hex compressed mint key"),
-        ("kind" = Option<String>, Query, description = "Only this finding (PROTOCOL.md §3 name)"),
+        ("mint_key" = String, Path, description = "64-hex x-only or 66-hex compressed mint key (a well-formed key that is not on the curve is no mint's: 404)", pattern = "^(0[23])?[0-9a-fA-F]{64}$"),
+        ("kind" = Option<String>, Query, description = "Only this finding (PROTOCOL.md §3 name)", pattern = "^(double-spend|cross-mint-collision|fork|gap|liability-inversion|balance-mismatch|identity-mismatch)$"),
         ("resolved" = Option<bool>, Query, description = "Only resolved (true) or unresolved (false)"),
-        ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, as it was given (opaque: any other text is a 400)", max_length = 512, pattern = "^[A-Za-z0-9_-]*$"),
     ),
     responses(
         (status = 200, description = "A page of findings", body = FindingsPage),
         (status = 400, description = "Malformed key, kind, limit or cursor", body = ErrorBody),
         (status = 404, description = "Unknown mint", body = ErrorBody),
+        (status = 414, description = "Query string too long", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
     )
 )]
@@ -181,14 +189,15 @@ pub struct PageParams {
 #[utoipa::path(
     get, path = "/v1/mints/{mint_key}/reviews", tag = "mints",
     params(
-        ("mint_key" = String, Path, description = "64-hex x-only or 66-hex compressed mint key"),
-        ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("mint_key" = String, Path, description = "64-hex x-only or 66-hex compressed mint key (a well-formed key that is not on the curve is no mint's: 404)", pattern = "^(0[23])?[0-9a-fA-F]{64}$"),
+        ("limit" = Option<u16>, Query, description = "Page size, 1..=200 (default 50)", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, as it was given (opaque: any other text is a 400)", max_length = 512, pattern = "^[A-Za-z0-9_-]*$"),
     ),
     responses(
         (status = 200, description = "A page of reviews", body = ReviewsPage),
         (status = 400, description = "Malformed key, limit or cursor", body = ErrorBody),
         (status = 404, description = "Unknown mint", body = ErrorBody),
+        (status = 414, description = "Query string too long", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
     )
 )]

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use mintwatch_protocol::Point;
+use mintwatch_protocol::{Point, Reason};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
@@ -17,8 +17,15 @@ use crate::read::{SpentEntry, MAX_SPENT_YS};
 pub struct SpentRequest {
     /// 1..=1,000 `Y`s, 66-hex compressed points.
     #[serde(rename = "Ys")]
+    #[schema(value_type = Vec<YHex>, min_items = 1, max_items = 1000)]
     pub ys: Vec<String>,
 }
+
+/// A `Y` as text: 66 hex, a compressed point (`02` or `03`, then x). Well-formed text that is
+/// not a point on the curve is no secret's `Y`: a 404.
+#[derive(Debug, ToSchema)]
+#[schema(pattern = "^0[23][0-9a-fA-F]{64}$")]
+pub struct YHex(pub String);
 
 /// The batch lookup's answer.
 #[derive(Debug, serde::Serialize, ToSchema)]
@@ -27,17 +34,25 @@ pub struct SpentResponse {
     pub results: Vec<SpentEntry>,
 }
 
+/// A `Y` from a request. Well-formed text that is not a point on the curve is a 404: no
+/// secret hashes to it (the document's pattern cannot state the curve).
 fn parse_y(s: &str, field: &str) -> Result<Point, ApiError> {
-    Point::parse(s).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
+    Point::parse(s).map_err(|e| match e.reason {
+        Reason::NotOnCurve if super::extract::hex_key_shape(s, false) => {
+            ApiError::NotFound(format!("{field}: not a point on the curve, so never burnt"))
+        }
+        _ => ApiError::BadRequest(format!("{field}: {e}")),
+    })
 }
 
 /// Whether one `Y` is burnt.
 #[utoipa::path(
     get, path = "/v1/spent/{Y}", tag = "spent",
-    params(("Y" = String, Path, description = "hash_to_curve(secret), 66-hex compressed")),
+    params(("Y" = String, Path, description = "hash_to_curve(secret), 66-hex compressed", pattern = "^0[23][0-9a-fA-F]{64}$")),
     responses(
         (status = 200, description = "Its burns (an empty `burnt` when no stored 4919 burns it)", body = SpentEntry),
-        (status = 400, description = "Not a point on the curve", body = ErrorBody),
+        (status = 400, description = "Not 66 hex of a compressed point", body = ErrorBody),
+        (status = 404, description = "Well-formed, but not a point on the curve: never burnt", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
     )
 )]
@@ -60,6 +75,7 @@ pub async fn one(
     responses(
         (status = 200, description = "One entry per `Y`, in order", body = SpentResponse),
         (status = 400, description = "Malformed JSON or a malformed `Y` (the message names its index)", body = ErrorBody),
+        (status = 404, description = "A well-formed `Y` that is not a point on the curve (the message names its index)", body = ErrorBody),
         (status = 413, description = "Body over the size limit", body = ErrorBody),
         (status = 415, description = "Body is not application/json", body = ErrorBody),
         (status = 422, description = "No `Ys`, more than 1,000, or a wrong JSON shape", body = ErrorBody),

@@ -61,7 +61,7 @@ impl DirectoryQuery {
     pub const DEFAULT_LIMIT: u16 = 50;
     /// Largest page size.
     pub const MAX_LIMIT: u16 = 200;
-    /// Longest free-text query, in bytes.
+    /// Longest free-text query, in characters (what OpenAPI's `maxLength` counts).
     pub const MAX_Q_LEN: usize = 256;
     /// Longest cursor, in bytes.
     pub const MAX_CURSOR_LEN: usize = 512;
@@ -89,12 +89,13 @@ impl DirectoryQuery {
                 ));
             }
         }
-        if self.q.as_ref().is_some_and(|q| q.len() > Self::MAX_Q_LEN) {
+        let q_chars = self.q.as_ref().map_or(0, |q| q.chars().count());
+        if q_chars > Self::MAX_Q_LEN {
             return Err(ParseError::new(
                 "q",
                 Reason::TooLarge {
                     limit: Self::MAX_Q_LEN,
-                    found: self.q.as_ref().map_or(0, String::len),
+                    found: q_chars,
                 },
             ));
         }
