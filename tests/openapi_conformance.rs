@@ -48,7 +48,9 @@ async fn generated_requests_meet_the_openapi_document() {
 
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemathesis.toml");
     let run = tokio::task::spawn_blocking(move || {
+        // Its cache of crashes goes to the working directory: not the repository's.
         Command::new(bin)
+            .current_dir(std::env::temp_dir())
             .arg("--config-file")
             .arg(config)
             .args(["run", &format!("http://{addr}/openapi.json")])
