@@ -303,6 +303,8 @@ async fn kill_9_in_the_middle_of_ingest_loses_and_duplicates_nothing() {
         mintwatch()
             .arg("run")
             .env("MINTWATCH_RELAYS", &relay.url)
+            // Small batches: many commits, so the kill lands between two of them.
+            .env("MINTWATCH_BATCH_SIZE", "4")
             .env("DATABASE_URL", &db.url)
             .env("MINTWATCH_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
@@ -321,6 +323,10 @@ async fn kill_9_in_the_middle_of_ingest_loses_and_duplicates_nothing() {
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
     let at_kill = db.count("events").await;
+    assert!(
+        at_kill < served,
+        "killed after ingest finished ({at_kill} of {served}): the kill proved nothing"
+    );
 
     let mut second = start();
     let all_in = wait_for(Duration::from_secs(60), || async {
