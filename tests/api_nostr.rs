@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nostr_sdk::prelude::{
@@ -17,7 +18,7 @@ use tokio::sync::broadcast;
 use mintwatch_api::nostr::reports::{DirectoryPage, MintReport};
 use mintwatch_api::nostr::service::EvidenceResult;
 use mintwatch_api::nostr::{
-    load_or_create_key, KeyFileError, NostrHandle, NostrService, RateLimit,
+    load_or_create_key, KeyFileError, NostrHandle, NostrService, OutputStats, Publisher, RateLimit,
 };
 use mintwatch_protocol::broadcast::{CashuData, GroupContents};
 use mintwatch_protocol::kinds::{ASSERTION, CASHU_DATA, LABEL, SERVICE_INFO, SERVICE_REQUEST};
@@ -867,5 +868,44 @@ async fn a_relay_that_never_answers_ok_does_not_hold_back_the_outputs_to_the_oth
     );
     assert_eq!(handle.stats().send_failures, 0);
     handle.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publisher_forgets_the_labels_of_findings_no_longer_open() {
+    let sim = small_simulation(23);
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let db = TestDb::new().await;
+    index(&db, &relay, &sim).await;
+    let open = expected_findings(&sim).len();
+    assert!(open > 0);
+
+    let client = Client::default();
+    client.add_relay(relay.url.as_str()).await.expect("relay");
+    client.connect().await;
+    client.wait_for_connection(Duration::from_secs(5)).await;
+    let mut publisher = Publisher::new(
+        db.store.clone(),
+        Keys::generate(),
+        client,
+        Duration::from_secs(3600),
+        Arc::new(OutputStats::default()),
+    );
+    publisher.scan().await.expect("scan");
+    let (assertions, labels) = publisher.remembered();
+    assert_eq!(labels, open, "a label per open finding");
+    assert!(assertions > 0);
+
+    sqlx::query("UPDATE findings SET resolved = true")
+        .execute(db.store.pool())
+        .await
+        .expect("resolve every finding");
+    publisher.scan().await.expect("scan");
+    assert_eq!(
+        publisher.remembered(),
+        (assertions, 0),
+        "resolved findings forgotten"
+    );
     db.drop().await;
 }

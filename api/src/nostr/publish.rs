@@ -210,6 +210,12 @@ impl Publisher {
         }
     }
 
+    /// How many assertions and labels it remembers having published (labels: of open findings
+    /// only).
+    pub fn remembered(&self) -> (usize, usize) {
+        (self.assertions.len(), self.labels.len())
+    }
+
     /// Learns what this key already published from the relays: its live assertions (with their
     /// time) and its labels. Events that do not verify or parse are ignored.
     pub async fn seed_from_relays(&mut self, timeout: Duration) {
@@ -285,13 +291,23 @@ impl Publisher {
 
         let findings = reports::open_findings(&self.store, None).await?;
         let mut todo = Vec::new();
+        let mut open: HashSet<String> = HashSet::with_capacity(findings.len());
         for f in &findings {
             match finding_fingerprint(f) {
-                Ok(print) if self.labels.contains(&print) || self.unbuildable.contains(&print) => {}
-                Ok(print) => todo.push((f, print)),
+                Ok(print) if self.labels.contains(&print) || self.unbuildable.contains(&print) => {
+                    open.insert(print);
+                }
+                Ok(print) => {
+                    open.insert(print.clone());
+                    todo.push((f, print));
+                }
                 Err(why) => warn!(mint = %f.mint, finding = %f.kind, %why, "no label detail"),
             }
         }
+        // What is no longer open (resolved, or changed: a new fingerprint) is forgotten, so the
+        // sets hold at most the open findings, not every state a finding ever had.
+        self.labels.retain(|p| open.contains(p));
+        self.unbuildable.retain(|p| open.contains(p));
         // Proving events are loaded only for labels to publish, a bounded number at a time.
         for chunk in todo.chunks(100) {
             let ids: Vec<EventId> = chunk
