@@ -23,7 +23,7 @@ use mintwatch_api::{metrics_recorder, ApiState};
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent};
 use mintwatch_sim::{MintRole, Simulation};
 use mintwatch_store::MIGRATOR;
-use mintwatch_testkit::{index_simulation, small_simulation, TestDb, TestRelay};
+use mintwatch_testkit::{indexed_small_simulation, Indexed, TestDb};
 
 /// A server on 127.0.0.1 over a store; stopped by [`Server::stop`].
 struct Server {
@@ -124,13 +124,6 @@ async fn expect_error(r: reqwest::Response, status: StatusCode, code: &str) -> S
     message
 }
 
-/// Runs the real indexer over the relay until every acceptable event is stored, then finishes the
-/// analysis as `mintwatch` does on its timer. Returns the indexer's counters.
-async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) -> LiveStats {
-    let run = index_simulation(db, &[relay], sim).await;
-    live::live_stats_of(run.ingest, run.crawl)
-}
-
 /// Every row of the directory for `query` (without cursor), paging with `limit`.
 async fn all_pages(s: &Server, query: &str, limit: u16) -> Vec<MintSummary> {
     let mut out = Vec::new();
@@ -197,11 +190,14 @@ fn assert_sorted(rows: &[MintSummary], sort: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_serves_what_the_indexer_found() {
-    let sim = small_simulation(23);
-    let relay = TestRelay::start(None).await;
-    relay.store(&sim.events).await;
-    let db = TestDb::new().await;
-    let live = index(&db, &relay, &sim).await;
+    let Indexed {
+        sim,
+        relay,
+        db,
+        run,
+        ..
+    } = indexed_small_simulation(23).await;
+    let live = live::live_stats_of(run.ingest, run.crawl);
     let s = Server::start_with(&db, Some(live)).await;
 
     directory_pages_every_mint_once_in_every_sort(&s, &db, &sim).await;

@@ -31,7 +31,7 @@ use mintwatch_protocol::output::{
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent, Unit};
 use mintwatch_sim::{MintRole, Simulation};
 use mintwatch_testkit::{
-    connected_client, index_simulation, small_simulation, wait_for, TestDb, TestRelay,
+    connected_client, indexed_small_simulation, wait_for, Indexed, TestDb, TestRelay,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -71,10 +71,6 @@ fn the_key_file_is_created_private_and_a_readable_one_is_refused() {
 
 /// Runs the real indexer over the relay until every acceptable event is stored, then finishes
 /// the analysis.
-async fn index(db: &TestDb, relay: &TestRelay, sim: &Simulation) {
-    index_simulation(db, &[relay], sim).await;
-}
-
 fn service_config(relay: &str, keys: &Keys, publish_interval: Duration) -> NostrService {
     NostrService {
         publish_interval,
@@ -721,11 +717,7 @@ async fn published_outputs(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_gets_true_answers_and_the_relay_gets_every_assertion_and_label() {
-    let sim = small_simulation(21);
-    let relay = TestRelay::start(None).await;
-    relay.store(&sim.events).await;
-    let db = TestDb::new().await;
-    index(&db, &relay, &sim).await;
+    let Indexed { sim, relay, db, .. } = indexed_small_simulation(21).await;
 
     let keys = Keys::generate();
     let handle = service_config(&relay.url, &keys, Duration::from_secs(3600))
@@ -837,11 +829,7 @@ async fn black_hole_relay() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_that_never_answers_ok_does_not_hold_back_the_outputs_to_the_others() {
-    let sim = small_simulation(22);
-    let relay = TestRelay::start(None).await;
-    relay.store(&sim.events).await;
-    let db = TestDb::new().await;
-    index(&db, &relay, &sim).await;
+    let Indexed { relay, db, .. } = indexed_small_simulation(22).await;
     let mints = db.count("mints").await as u64;
     let hole = black_hole_relay().await;
 
@@ -873,11 +861,7 @@ async fn a_relay_that_never_answers_ok_does_not_hold_back_the_outputs_to_the_oth
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_publisher_forgets_the_labels_of_findings_no_longer_open() {
-    let sim = small_simulation(23);
-    let relay = TestRelay::start(None).await;
-    relay.store(&sim.events).await;
-    let db = TestDb::new().await;
-    index(&db, &relay, &sim).await;
+    let Indexed { sim, relay, db, .. } = indexed_small_simulation(23).await;
     let open = expected_findings(&sim).len();
     assert!(open > 0);
 

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use mintwatch_api::{metrics_recorder, ApiState};
-use mintwatch_testkit::{index_simulation, small_simulation, TestDb, TestRelay};
+use mintwatch_testkit::{indexed_small_simulation, Indexed};
 
 fn schemathesis() -> PathBuf {
     if let Ok(path) = std::env::var("MINTWATCH_SCHEMATHESIS") {
@@ -32,11 +32,7 @@ async fn generated_requests_meet_the_openapi_document() {
         "{} is missing: run scripts/setup.sh (or set MINTWATCH_SCHEMATHESIS)",
         bin.display()
     );
-    let sim = small_simulation(31);
-    let relay = TestRelay::start(None).await;
-    relay.store(&sim.events).await;
-    let db = TestDb::new().await;
-    index_simulation(&db, &[&relay], &sim).await;
+    let Indexed { db, .. } = indexed_small_simulation(31).await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");

@@ -105,6 +105,35 @@ pub async fn index_simulation(db: &TestDb, relays: &[&TestRelay], sim: &Simulati
     run
 }
 
+/// A simulation served by a relay of its own and indexed into a fresh database.
+pub struct Indexed {
+    /// The simulation (its truth: who burnt what, which findings).
+    pub sim: Simulation,
+    /// The relay serving its events.
+    pub relay: TestRelay,
+    /// The database it was indexed into.
+    pub db: TestDb,
+    /// The indexer's counters.
+    pub run: IndexedRun,
+}
+
+/// The small simulation of `seed` ([`small_simulation`](crate::small_simulation)) on a new
+/// relay, indexed into a new database ([`index_simulation`]): the setup of every suite that reads
+/// what the indexer found.
+pub async fn indexed_small_simulation(seed: u64) -> Indexed {
+    let sim = crate::small_simulation(seed);
+    let relay = TestRelay::start(None).await;
+    relay.store(&sim.events).await;
+    let db = TestDb::new().await;
+    let run = index_simulation(&db, &[&relay], &sim).await;
+    Indexed {
+        sim,
+        relay,
+        db,
+        run,
+    }
+}
+
 /// Runs `ingest` over `deliveries`, in order, until it has stored and analyzed them all.
 pub async fn ingest_all(ingest: Ingest, deliveries: impl IntoIterator<Item = Delivery>) {
     let (tx, rx) = tokio::sync::mpsc::channel(1024);

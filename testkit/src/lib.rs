@@ -28,7 +28,10 @@ pub mod wait;
 
 pub use corpus::{small_simulation, AS_OF};
 pub use database::{ensure_database, server_url, TestDb};
-pub use indexing::{acceptable, index_simulation, indexer_config, ingest_all, IndexedRun};
+pub use indexing::{
+    acceptable, index_simulation, indexed_small_simulation, indexer_config, ingest_all, Indexed,
+    IndexedRun,
+};
 pub use own_postgres::OwnPostgres;
 pub use relay::{connected_client, TestRelay};
 pub use wait::{poll_until, wait_for};
