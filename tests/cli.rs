@@ -209,7 +209,8 @@ async fn run_with_a_config_file_serves_readyz_and_logs_backfill_progress_per_rel
     assert!(ready, "/readyz never answered 200");
 
     // Backfill reports per relay: events delivered, events/s, the oldest timestamp reached.
-    let progress = run.wait_for_line(Duration::from_secs(60), |l| {
+    // The backfill of a small corpus may end before the start line is printed.
+    let progress = run.find_line(Duration::from_secs(60), |l| {
         l.contains("backfill progress")
             && log_field(l, "filter") == Some("public")
             && log_field(l, "walk") == Some("backfill")

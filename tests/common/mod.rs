@@ -71,6 +71,19 @@ impl Running {
         }
     }
 
+    /// The first line printed so far, or from now on within `timeout`, that satisfies `wanted`:
+    /// for a line that may come before or after the one last waited for.
+    pub fn find_line(&self, timeout: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let seen = self
+            .seen
+            .lock()
+            .expect("lines")
+            .iter()
+            .find(|l| wanted(l))
+            .cloned();
+        seen.unwrap_or_else(|| self.wait_for_line(timeout, wanted))
+    }
+
     /// Everything printed so far.
     pub fn output(&self) -> String {
         self.seen.lock().expect("lines").join("\n")
