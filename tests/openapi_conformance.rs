@@ -54,7 +54,10 @@ async fn generated_requests_meet_the_openapi_document() {
             .args(["--max-examples", "25"])
             .args(["--max-time", "150"])
             .args(["--seed", "20261203"])
-            .args(["--workers", "2"])
+            // One worker: with two, CPython 3.11's `ast` (which hypothesis calls to describe
+            // its filters) failed once with "AST constructor recursion depth mismatch", a race
+            // in the tool, not an answer of the server.
+            .args(["--workers", "1"])
             .args(["--generation-allow-x00", "false"])
             .output()
             .expect("schemathesis runs")
