@@ -242,21 +242,34 @@ impl Store {
         findings: &[NewFinding],
         touched: &BTreeSet<MintKey>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let written = crate::findings::upsert_findings_in(&mut tx, findings).await?;
+        // Most batches find nothing: then the mark is one statement, with no transaction around
+        // it (this runs once per batch).
+        let mut tx = if findings.is_empty() {
+            None
+        } else {
+            Some(self.pool.begin().await?)
+        };
+        let written = match tx.as_mut() {
+            Some(tx) => crate::findings::upsert_findings_in(tx, findings).await?,
+            None => 0,
+        };
         if let Some(seq) = seq {
             let mints: Vec<&[u8]> = touched.iter().map(|m| m.as_bytes().as_slice()).collect();
-            sqlx::query(
+            let mark = sqlx::query(
                 "UPDATE analysis_queue
                  SET analysed = true, groups = '[]', findings = '[]', mints = $2
                  WHERE seq = $1",
             )
             .bind(seq)
-            .bind(mints)
-            .execute(&mut *tx)
-            .await?;
+            .bind(mints);
+            match tx.as_mut() {
+                Some(tx) => mark.execute(&mut **tx).await?,
+                None => mark.execute(&self.pool).await?,
+            };
         }
-        tx.commit().await?;
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
         Ok(written)
     }
 
