@@ -2,8 +2,8 @@
 # Makes this machine ready to build and test mintwatch: a Rust toolchain with rustfmt and clippy,
 # a running PostgreSQL, and the tools the end-to-end tests use: Prometheus (tests/demo.rs runs
 # every dashboard query through a real one), curl (it runs the demo's example request as
-# printed), and Chromium with chromedriver (the website's browser tests). Safe to run again;
-# sourced by scripts/test.sh and scripts/demo.sh.
+# printed), Chromium with chromedriver (the website's browser tests) and nutshell (a real Cashu
+# mint for the gateway's tests). Safe to run again; sourced by scripts/test.sh and scripts/demo.sh.
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -95,3 +95,41 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
 fi
 export MINTWATCH_SCHEMATHESIS="$venv/bin/schemathesis"
 log "schemathesis ready"
+
+# nutshell (PyPI `cashu`), the real mint and CLI wallet of the gateway's tests, in a virtual
+# environment of its own (MINTWATCH_NUTSHELL_VENV, default ~/.cache/mintwatch-nutshell), apart from schemathesis's. cashu 0.21.0
+# pins breez-sdk-spark<0.18, which the registry no longer serves: install cashu without its
+# dependencies, then its other requirements as it declares them, then breez-sdk-spark 0.18.0 without
+# dependencies, and the two libraries whose newer majors break it (marshmallow<4, limits<4).
+NUTSHELL_VERSION=0.21.0
+nutshell_venv="${MINTWATCH_NUTSHELL_VENV:-$HOME/.cache/mintwatch-nutshell}"
+nutshell_ok() {
+  [ -x "$nutshell_venv/bin/mint" ] && [ -x "$nutshell_venv/bin/cashu" ] \
+    && [ "$("$nutshell_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("cashu"))' 2>/dev/null)" = "$NUTSHELL_VERSION" ] \
+    && "$nutshell_venv/bin/python" -c 'import cashu.mint.ledger, cashu.wallet.cli.cli, cashu.lightning.fake' >/dev/null 2>&1
+}
+if ! nutshell_ok; then
+  log "installing nutshell (cashu $NUTSHELL_VERSION) in $nutshell_venv"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q python3-venv
+  fi
+  [ -x "$nutshell_venv/bin/python" ] || python3 -m venv "$nutshell_venv"
+  pip=("$nutshell_venv/bin/python" -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" --no-deps "cashu==$NUTSHELL_VERSION"
+  mapfile -t reqs < <("$nutshell_venv/bin/python" - <<'PY'
+import importlib.metadata as m
+for r in m.requires("cashu") or []:
+    if not r.lower().startswith("breez-sdk-spark") and "extra ==" not in r:
+        print(r)
+PY
+  )
+  "${pip[@]}" "${reqs[@]}"
+  "${pip[@]}" --no-deps "breez-sdk-spark==0.18.0"
+  "${pip[@]}" "marshmallow<4" "limits<4"
+  if ! nutshell_ok; then
+    log "nutshell did not install into $nutshell_venv"
+    exit 1
+  fi
+fi
+log "nutshell ready: $nutshell_venv/bin/mint, $nutshell_venv/bin/cashu"

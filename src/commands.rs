@@ -43,6 +43,9 @@ enum Command {
     /// that keep publishing (one of each misbehaviour within the first minute), the indexer, the
     /// API and the nostr outputs.
     Demo(DemoArgs),
+    /// Beside a Cashu mint (nutshell or cdk-mintd): publish its identity and its spent secrets
+    /// on nostr, from its own database (`mintwatch gateway key` writes its key file).
+    Gateway(crate::gateway::GatewayArgs),
 }
 
 /// `--config` and `--database-url`, for every subcommand that uses the database.
@@ -203,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             run_indexer(settings).await
         }
         Command::Simulate(args) => simulate(args).await,
+        Command::Gateway(args) => crate::gateway::run(args).await,
         Command::Demo(args) => {
             let layer = Layer {
                 database_url: args.config.database_url.clone(),

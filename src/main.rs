@@ -1,12 +1,14 @@
 //! `mintwatch`: a public transparency index for Cashu mints on Nostr.
 //!
 //! Subcommands: `demo` (everything locally, needs only PostgreSQL), `run` (production: crawl
-//! relays, index, analyze, serve), `migrate`, `simulate` (publish simulated mints to a relay).
+//! relays, index, analyze, serve), `migrate`, `simulate` (publish simulated mints to a relay),
+//! `gateway` (beside a mint: publish its identity and spent secrets on nostr).
 //! Every flag can also come from the environment.
 
 mod commands;
 mod config;
 mod demo;
+mod gateway;
 mod shutdown;
 
 use std::io::IsTerminal;

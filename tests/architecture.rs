@@ -142,6 +142,7 @@ fn the_workspace_has_the_crates_the_architecture_names() {
         "mintwatch-store",
         "mintwatch-indexer",
         "mintwatch-api",
+        "mintwatch-gateway",
         "mintwatch-sim",
         "mintwatch-testkit",
     ] {
@@ -180,6 +181,27 @@ fn api_never_depends_on_the_indexer_not_even_for_tests() {
         "mintwatch-api reaches mintwatch-indexer"
     );
     assert!(declared.contains("mintwatch-store"));
+}
+
+#[test]
+fn the_gateway_stands_beside_a_mint_on_the_protocol_alone() {
+    // It runs on the mint's machine: none of the indexer's stages, nor its PostgreSQL store.
+    let g = graph();
+    let reached = g.reaches("mintwatch-gateway");
+    for other in [
+        "mintwatch-store",
+        "mintwatch-indexer",
+        "mintwatch-api",
+        "mintwatch-testkit",
+    ] {
+        assert!(
+            !reached.contains(other),
+            "mintwatch-gateway reaches {other}"
+        );
+    }
+    assert!(g
+        .declares("mintwatch-gateway")
+        .contains("mintwatch-protocol"));
 }
 
 #[test]
