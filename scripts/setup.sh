@@ -63,6 +63,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 log "prometheus and curl ready"
 
+# protoc builds cdk-signatory's gRPC definitions (cdk, the real mint of the gateway's tests).
+if ! command -v protoc >/dev/null 2>&1; then
+  log "installing protobuf-compiler"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends protobuf-compiler
+  command -v protoc >/dev/null 2>&1 || { log "protoc is still missing (Debian: protobuf-compiler)"; exit 1; }
+fi
+log "protoc ready"
+
 # The website's browser tests (tests/website.rs) drive Debian's Chromium through chromedriver.
 browser_missing=()
 [ -x /usr/bin/chromium ] || browser_missing+=(chromium)

@@ -89,8 +89,11 @@ struct KeyArgs {
     /// Derive the key as nutshell does from its seed: the secret sha256(MINT_PRIVATE_KEY),
     /// whose public key is the mint's /v1/info pubkey. The seed is read from MINT_PRIVATE_KEY,
     /// else from standard input.
-    #[arg(long, required = true)]
+    #[arg(long, conflicts_with = "generate")]
     from_nutshell_seed: bool,
+    /// A new random key, for cdk-mintd: set its `[mint_info] pubkey` to the public key printed.
+    #[arg(long)]
+    generate: bool,
     /// The key file to create (mode 0600; an existing file is never overwritten).
     #[arg(long, env = "MINTWATCH_GATEWAY_KEY_FILE", value_name = "PATH")]
     key_file: PathBuf,
@@ -298,9 +301,19 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
 fn write_key(args: &KeyArgs) -> anyhow::Result<()> {
     use std::io::Read;
     anyhow::ensure!(
-        args.from_nutshell_seed,
-        "say where the key comes from: --from-nutshell-seed"
+        args.from_nutshell_seed || args.generate,
+        "say where the key comes from: --from-nutshell-seed (nutshell) or --generate (cdk-mintd)"
     );
+    if args.generate {
+        let keys = mintwatch_gateway::key::generate();
+        mintwatch_gateway::key::write_new(&args.key_file, &keys)?;
+        println!(
+            "wrote {}; set cdk-mintd's [mint_info] pubkey = \"{}\"",
+            args.key_file.display(),
+            mintwatch_gateway::key::compressed_public_key(&keys)
+        );
+        return Ok(());
+    }
     let seed = match std::env::var("MINT_PRIVATE_KEY") {
         Ok(s) if !s.is_empty() => s,
         _ => {
@@ -318,9 +331,9 @@ fn write_key(args: &KeyArgs) -> anyhow::Result<()> {
     let keys = mintwatch_gateway::key::from_nutshell_seed(&seed)?;
     mintwatch_gateway::key::write_new(&args.key_file, &keys)?;
     println!(
-        "wrote {}; nostr public key {} (the mint's /v1/info pubkey is 02/03 followed by it)",
+        "wrote {}; the mint's /v1/info pubkey is {}",
         args.key_file.display(),
-        keys.public_key().to_hex()
+        mintwatch_gateway::key::compressed_public_key(&keys)
     );
     Ok(())
 }

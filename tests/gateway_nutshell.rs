@@ -15,8 +15,8 @@ use std::time::Duration;
 use gateway_support::nutshell::{Books, Nutshell};
 use gateway_support::wallet::BulkWallet;
 use gateway_support::{
-    assert_exactly_the_books, assert_indexer_agrees, key_file, mint_key, published, wait_published,
-    Gateway,
+    assert_exactly_the_books, assert_indexer_agrees, assert_published_after_one_rotation, key_file,
+    mint_key, published, wait_published, Gateway,
 };
 use mintwatch_testkit::{wait_for, TestRelay};
 use nostr_relay_builder::prelude::{MemoryDatabase, MemoryDatabaseOptions, RateLimit};
@@ -46,34 +46,11 @@ async fn publish_and_index(books: Books, seed: &str) {
     let dir = tempfile::tempdir().expect("dir");
     key_file(dir.path(), seed);
     let gateway = Gateway::start(&mint, &[&relay.url], dir.path(), &[]);
-    let ready = wait_for(Duration::from_secs(30), || async {
-        reqwest::get(format!("http://{}/readyz", gateway.listen))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
-    .await;
-    assert!(ready, "/readyz never passed:\n{}", gateway.process.output());
+    gateway.wait_ready().await;
     cli_traffic_after(&mint).await;
 
     let ledger = mint.ledger().await;
-    assert_eq!(ledger.pending, 0, "no proof left pending");
-    assert!(
-        ledger.spent.len() >= 10 && ledger.issued.len() >= 20,
-        "{ledger:?}"
-    );
-    assert_eq!(ledger.keysets.len(), 2, "one rotation");
-    let (pk, _) = mint_key(&mint);
-    let p = wait_published(&relay.url, &pk, &ledger, Duration::from_secs(60)).await;
-    assert_exactly_the_books(&p, &ledger, &mint).await;
-    assert!(
-        p.closed.contains_key(&("sat".to_string(), 0)),
-        "the rotated-out keyset's epoch is closed by a 1337: {:?}",
-        p.closed
-    );
-    assert!(
-        !p.closed.contains_key(&("sat".to_string(), 1)),
-        "the active epoch stays open"
-    );
+    let p = assert_published_after_one_rotation(&relay.url, &mint, &ledger).await;
 
     // The gateway's metrics say the same, and it is caught up.
     let entries = (ledger.spent.len() + ledger.issued.len()) as f64;

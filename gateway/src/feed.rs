@@ -125,6 +125,7 @@ impl Publisher {
         progress: Arc<FeedProgress>,
     ) -> Result<Self, Error> {
         let meta = state.all_meta().await?;
+        let pending_floor = db.pending_burn_floor().await?;
         let mut wm = HashMap::new();
         let mut windows = HashMap::new();
         for feed in [Feed::Burns, Feed::Mints] {
@@ -132,7 +133,7 @@ impl Publisher {
             let mut window = Window::default();
             if mark != START {
                 for (key, pos) in state
-                    .published_since(feed, mark.saturating_sub(db.overlap(feed)))
+                    .published_since(feed, read_floor(feed, mark, &db, pending_floor))
                     .await?
                 {
                     if let Ok(k) = <[u8; 33]>::try_from(key.as_slice()) {
@@ -182,6 +183,7 @@ impl Publisher {
             .unstored_rows
             .store((rows - self.published).max(0), Ordering::Relaxed);
         let burn_cut = self.db.max_burn_pos().await?;
+        let pending_floor = self.db.pending_burn_floor().await?;
         let mut pending = Pending {
             batch: Batch::new(self.content_budget),
             keys: Vec::new(),
@@ -190,7 +192,7 @@ impl Publisher {
         };
         let before = self.published;
 
-        let from = from_pos(self.wm[&Feed::Mints], self.db.overlap(Feed::Mints));
+        let from = read_floor(Feed::Mints, self.wm[&Feed::Mints], &self.db, pending_floor);
         let db = Arc::clone(&self.db);
         let mut mints = db.mints(from);
         while let Some(row) = mints.next().await {
@@ -221,7 +223,7 @@ impl Publisher {
         }
         drop(mints);
 
-        let from = from_pos(self.wm[&Feed::Burns], self.db.overlap(Feed::Burns));
+        let from = read_floor(Feed::Burns, self.wm[&Feed::Burns], &self.db, pending_floor);
         let mut burns = db.burns(from, burn_cut);
         while let Some(row) = burns.next().await {
             let row = match row? {
@@ -252,7 +254,9 @@ impl Publisher {
         self.flush(&mut pending).await?;
         self.close_epochs(&mint_keysets).await?;
         for feed in [Feed::Burns, Feed::Mints] {
-            let floor = from_pos(self.wm[&feed], self.db.overlap(feed));
+            // Pending proofs only resolve, and new ones are stamped now: the next cycle's floor
+            // is no lower than this one.
+            let floor = read_floor(feed, self.wm[&feed], &self.db, pending_floor);
             if let Some(w) = self.windows.get_mut(&feed) {
                 w.prune(floor);
             }
@@ -513,6 +517,16 @@ fn from_pos(mark: i64, overlap: i64) -> i64 {
         START
     } else {
         mark.saturating_sub(overlap)
+    }
+}
+
+/// Where a feed's read starts this cycle: [`from_pos`], and for burns no later than the oldest
+/// proof still pending, which keeps its position when it becomes spent.
+fn read_floor(feed: Feed, mark: i64, db: &MintDb, pending_floor: Option<i64>) -> i64 {
+    let from = from_pos(mark, db.overlap(feed));
+    match (feed, pending_floor) {
+        (Feed::Burns, Some(pending)) => from.min(pending),
+        _ => from,
     }
 }
 

@@ -50,6 +50,19 @@ pub fn from_nutshell_seed(seed: &str) -> Result<Keys, Error> {
     Ok(Keys::new(secret))
 }
 
+/// A new random key (for cdk-mintd, whose `[mint_info] pubkey` the operator sets).
+pub fn generate() -> Keys {
+    Keys::generate()
+}
+
+/// The key's public key as a mint shows it in `/v1/info` `pubkey`: 33 bytes compressed, hex
+/// (02 or 03, then the x-only nostr key).
+pub fn compressed_public_key(keys: &Keys) -> String {
+    let secp = nostr::secp256k1::Secp256k1::signing_only();
+    let public = nostr::secp256k1::PublicKey::from_secret_key(&secp, keys.secret_key());
+    hex::encode(public.serialize())
+}
+
 /// Writes `keys`' secret as 64 hex characters to a new file with mode 0600; an existing file
 /// is never overwritten (it may hold a key that already signs).
 pub fn write_new(path: &Path, keys: &Keys) -> Result<(), Error> {
@@ -80,6 +93,13 @@ mod tests {
             keys.public_key().to_hex(),
             NUTSHELL_TESTSEED1_PUBKEY[2..],
             "x-only key of nutshell's pubkey"
+        );
+        // With its parity byte, as the operator of a cdk-mintd sets it.
+        assert_eq!(compressed_public_key(&keys), NUTSHELL_TESTSEED1_PUBKEY);
+        let fresh = generate();
+        assert_eq!(
+            compressed_public_key(&fresh)[2..],
+            fresh.public_key().to_hex()
         );
     }
 

@@ -130,6 +130,11 @@ struct Queries {
     /// Seconds re-read before the watermark of a timestamp-ordered feed (0 where exact).
     burn_overlap: i64,
     mint_overlap: i64,
+    /// The lowest burn position of a proof still pending, where a pending proof keeps its
+    /// position when it becomes spent (cdk: `created_time` is stamped when the proof is
+    /// reserved, and a melt can stay pending for minutes); `None` where pending proofs are
+    /// elsewhere until spent (nutshell's `proofs_pending`).
+    pending_floor: Option<&'static str>,
 }
 
 /// How far a timestamp-ordered feed re-reads before its watermark: a row stamped up to this
@@ -160,6 +165,7 @@ const NUTSHELL_SQLITE: Queries = Queries {
                 + (SELECT count(*) FROM promises WHERE c_ IS NOT NULL)",
     burn_overlap: 0,
     mint_overlap: TIMESTAMP_OVERLAP_SECS,
+    pending_floor: None,
 };
 
 const NUTSHELL_POSTGRES: Queries = Queries {
@@ -189,6 +195,40 @@ const NUTSHELL_POSTGRES: Queries = Queries {
                      + (SELECT count(*) FROM promises WHERE c_ IS NOT NULL) AS BIGINT)",
     burn_overlap: TIMESTAMP_OVERLAP_SECS,
     mint_overlap: TIMESTAMP_OVERLAP_SECS,
+    pending_floor: None,
+};
+
+/// cdk-mintd on PostgreSQL (cdk 0.18: `proof`, `blind_signature`, `keyset`; points as BYTEA,
+/// times as unix seconds). A proof row is written `PENDING` when a swap or melt reserves it and
+/// turns `SPENT` in place, keeping its `created_time`: hence the pending floor.
+const CDK_POSTGRES: Queries = Queries {
+    keysets: "SELECT id, unit, CAST(CASE WHEN active THEN 1 ELSE 0 END AS BIGINT) AS active,
+                     CAST(COALESCE(valid_from, 0) AS BIGINT) AS ord,
+                     COALESCE(derivation_path, '') AS path
+              FROM keyset",
+    max_burn_pos: "SELECT CAST(COALESCE(MAX(created_time), 0) AS BIGINT) FROM proof
+                   WHERE state = 'SPENT'",
+    burns: "SELECT CAST(created_time AS BIGINT) AS pos, CAST(created_time AS BIGINT) AS t,
+                   encode(y, 'hex') AS p1, '' AS p2, CAST(amount AS BIGINT) AS amount,
+                   keyset_id AS keyset
+            FROM proof
+            WHERE state = 'SPENT' AND created_time BETWEEN $1 AND $2
+            ORDER BY 1, y",
+    // Change outputs of a melt are written unsigned and signed later: ordered by signing time.
+    mints: "SELECT CAST(COALESCE(signed_time, created_time) AS BIGINT) AS pos,
+                   CAST(COALESCE(signed_time, created_time) AS BIGINT) AS t,
+                   encode(blinded_message, 'hex') AS p1, encode(c, 'hex') AS p2,
+                   CAST(amount AS BIGINT) AS amount, keyset_id AS keyset
+            FROM blind_signature
+            WHERE c IS NOT NULL AND COALESCE(signed_time, created_time) >= $1
+            ORDER BY 1, blinded_message",
+    rows: "SELECT CAST((SELECT count(*) FROM proof WHERE state = 'SPENT')
+                     + (SELECT count(*) FROM blind_signature WHERE c IS NOT NULL) AS BIGINT)",
+    burn_overlap: TIMESTAMP_OVERLAP_SECS,
+    mint_overlap: TIMESTAMP_OVERLAP_SECS,
+    pending_floor: Some(
+        "SELECT CAST(MIN(created_time) AS BIGINT) FROM proof WHERE state = 'PENDING'",
+    ),
 };
 
 /// The mint's database, opened read-only.
@@ -280,15 +320,17 @@ impl MintDb {
                 ))
             }
         };
-        let queries = match (kind, backend) {
-            (MintKind::Nutshell, Backend::Sqlite) => &NUTSHELL_SQLITE,
-            (MintKind::Nutshell, Backend::Postgres) => &NUTSHELL_POSTGRES,
-            (MintKind::Cdk, _) => {
-                return Err(Error::Config(
-                    "cdk-mintd databases are not supported yet".to_string(),
-                ))
-            }
-        };
+        let queries =
+            match (kind, backend) {
+                (MintKind::Nutshell, Backend::Sqlite) => &NUTSHELL_SQLITE,
+                (MintKind::Nutshell, Backend::Postgres) => &NUTSHELL_POSTGRES,
+                (MintKind::Cdk, Backend::Postgres) => &CDK_POSTGRES,
+                (MintKind::Cdk, Backend::Sqlite) => return Err(Error::Config(
+                    "cdk-mintd on SQLite is not supported yet: run cdk-mintd with its PostgreSQL \
+                     database ([database] engine = \"postgres\") and give its URL"
+                        .to_string(),
+                )),
+            };
         Ok(MintDb {
             pool,
             kind,
@@ -336,6 +378,19 @@ impl MintDb {
         // with the time of the rotation.
         keysets.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(keysets.into_iter().map(|(_, k)| k).collect())
+    }
+
+    /// The lowest position of a burn still pending (see [`Queries::pending_floor`]), which a
+    /// burn read must reach back to; `None` when nothing is pending or the mint keeps pending
+    /// proofs apart.
+    pub async fn pending_burn_floor(&self) -> Result<Option<i64>, Error> {
+        let Some(sql) = self.queries.pending_floor else {
+            return Ok(None);
+        };
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::MintDb)
     }
 
     /// The highest burn position now.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cdk;
 pub mod nutshell;
 pub mod wallet;
 
@@ -17,7 +18,17 @@ use mintwatch_testkit::{indexer_config, wait_for, TestDb};
 use nostr_sdk::prelude::{Filter, JsonUtil, Kind, PublicKey};
 
 use crate::common::{free_port, Running};
-use nutshell::{Ledger, Nutshell};
+use nutshell::Ledger;
+
+/// A real mint under test, whichever software runs it.
+pub trait MintUnderTest {
+    /// Its HTTP API, `http://127.0.0.1:<port>`.
+    fn url(&self) -> &str;
+    /// Its database: a SQLite file or a PostgreSQL URL (what `--mint-db` takes).
+    fn db(&self) -> &str;
+    /// The secret its key derives from (`sha256` of it, as nutshell's `MINT_PRIVATE_KEY`).
+    fn seed(&self) -> &str;
+}
 
 /// A gateway process beside a mint, with its files.
 pub struct Gateway {
@@ -47,10 +58,15 @@ pub fn key_file(dir: &Path, seed: &str) -> PathBuf {
 
 impl Gateway {
     /// Starts `mintwatch gateway` for `mint`, publishing to `relays`, with its state in `dir`.
-    pub fn start(mint: &Nutshell, relays: &[&str], dir: &Path, extra: &[&str]) -> Gateway {
+    pub fn start(
+        mint: &impl MintUnderTest,
+        relays: &[&str],
+        dir: &Path,
+        extra: &[&str],
+    ) -> Gateway {
         let listen = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mintwatch"));
-        cmd.args(["gateway", "--mint-url", &mint.url, "--mint-db", &mint.db])
+        cmd.args(["gateway", "--mint-url", mint.url(), "--mint-db", mint.db()])
             .arg("--key-file")
             .arg(dir.join("mint.key"))
             .arg("--state")
@@ -73,6 +89,17 @@ impl Gateway {
             process: Running::spawn("mintwatch gateway", cmd),
             listen,
         }
+    }
+
+    /// Waits (30 s at most) for `/readyz` to pass.
+    pub async fn wait_ready(&self) {
+        let ready = wait_for(Duration::from_secs(30), || async {
+            reqwest::get(format!("http://{}/readyz", self.listen))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        assert!(ready, "/readyz never passed:\n{}", self.process.output());
     }
 
     /// The gateway's `/metrics`.
@@ -205,7 +232,7 @@ pub async fn wait_published(
 /// Asserts the relay holds exactly the mint's books: each spent `Y` once with its amount and
 /// epoch (the keyset's rotation counter), each issued signature once, nothing else; and that
 /// the mint says every published `Y` is spent (NUT-07).
-pub async fn assert_exactly_the_books(p: &Published, ledger: &Ledger, mint: &Nutshell) {
+pub async fn assert_exactly_the_books(p: &Published, ledger: &Ledger, mint: &impl MintUnderTest) {
     assert!(
         p.repeated_ys().is_empty(),
         "{} Ys published twice, among them {:?}",
@@ -258,7 +285,7 @@ pub async fn assert_exactly_the_books(p: &Published, ledger: &Ledger, mint: &Nut
         );
     }
     let ys: Vec<String> = p.ys.keys().cloned().collect();
-    let states = mint.check_states(&ys).await;
+    let states = check_states(mint.url(), &ys).await;
     let not_spent: Vec<(&String, &String)> = states
         .iter()
         .filter(|(_, s)| s.as_str() != "SPENT")
@@ -270,9 +297,38 @@ pub async fn assert_exactly_the_books(p: &Published, ledger: &Ledger, mint: &Nut
     assert_eq!(states.len(), ys.len());
 }
 
+/// After traffic with one rotation of the `sat` keyset and nothing left pending: waits until the
+/// relay holds the books and asserts it holds exactly them, the rotated-out epoch closed by a
+/// 1337 and the active one open.
+pub async fn assert_published_after_one_rotation(
+    relay: &str,
+    mint: &impl MintUnderTest,
+    ledger: &Ledger,
+) -> Published {
+    assert_eq!(ledger.pending, 0, "no proof left pending");
+    assert!(
+        ledger.spent.len() >= 10 && ledger.issued.len() >= 20,
+        "{ledger:?}"
+    );
+    assert_eq!(ledger.keysets.len(), 2, "one rotation");
+    let (pk, _) = mint_key(mint);
+    let p = wait_published(relay, &pk, ledger, Duration::from_secs(60)).await;
+    assert_exactly_the_books(&p, ledger, mint).await;
+    assert!(
+        p.closed.contains_key(&("sat".to_string(), 0)),
+        "the rotated-out keyset's epoch is closed by a 1337: {:?}",
+        p.closed
+    );
+    assert!(
+        !p.closed.contains_key(&("sat".to_string(), 1)),
+        "the active epoch stays open"
+    );
+    p
+}
+
 /// The mint key of a nutshell seed.
-pub fn mint_key(mint: &Nutshell) -> (PublicKey, MintKey) {
-    let keys = mintwatch_gateway::key::from_nutshell_seed(&mint.seed).expect("key");
+pub fn mint_key(mint: &impl MintUnderTest) -> (PublicKey, MintKey) {
+    let keys = mintwatch_gateway::key::from_nutshell_seed(mint.seed()).expect("key");
     let pk = keys.public_key();
     (pk, MintKey::parse(&pk.to_hex()).expect("mint key"))
 }
@@ -280,7 +336,12 @@ pub fn mint_key(mint: &Nutshell) -> (PublicKey, MintKey) {
 /// Runs a mintwatch indexer over `relay` until it has stored every event of the mint the relay
 /// holds, analyses, and asserts: the mint is `self-signed`, has no finding, its burns are the
 /// mint's spent proofs, and its outstanding balance per unit and epoch is the mint's.
-pub async fn assert_indexer_agrees(relay: &str, mint: &Nutshell, ledger: &Ledger, p: &Published) {
+pub async fn assert_indexer_agrees(
+    relay: &str,
+    mint: &impl MintUnderTest,
+    ledger: &Ledger,
+    p: &Published,
+) {
     let db = TestDb::new().await;
     let now = nostr_sdk::Timestamp::now().as_secs();
     let cfg = indexer_config(vec![relay.to_string()], now);
@@ -339,4 +400,28 @@ pub async fn assert_indexer_agrees(relay: &str, mint: &Nutshell, ledger: &Ledger
     let burns: u64 = stats.iter().map(|s| s.burn_count).sum();
     assert_eq!(burns as usize, ledger.spent.len(), "the indexer's burns");
     db.drop().await;
+}
+
+/// NUT-07: the state the mint at `url` gives each `Y` (`SPENT`, `UNSPENT`, `PENDING`).
+pub async fn check_states(url: &str, ys: &[String]) -> BTreeMap<String, String> {
+    let http = reqwest::Client::new();
+    let mut states = BTreeMap::new();
+    for chunk in ys.chunks(1000) {
+        let answer: serde_json::Value = http
+            .post(format!("{url}/v1/checkstate"))
+            .json(&serde_json::json!({ "Ys": chunk }))
+            .send()
+            .await
+            .expect("checkstate")
+            .json()
+            .await
+            .expect("checkstate JSON");
+        for s in answer["states"].as_array().expect("states") {
+            states.insert(
+                s["Y"].as_str().expect("Y").to_string(),
+                s["state"].as_str().expect("state").to_string(),
+            );
+        }
+    }
+    states
 }

@@ -11,6 +11,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
 
 use crate::common::{free_port, Running};
+use crate::gateway_support::MintUnderTest;
 
 /// The nutshell virtual environment `scripts/setup.sh` makes.
 fn venv_bin(name: &str) -> PathBuf {
@@ -326,30 +327,6 @@ impl Nutshell {
         ledger
     }
 
-    /// NUT-07: the state the mint gives each `Y` (`SPENT`, `UNSPENT`, `PENDING`).
-    pub async fn check_states(&self, ys: &[String]) -> BTreeMap<String, String> {
-        let http = reqwest::Client::new();
-        let mut states = BTreeMap::new();
-        for chunk in ys.chunks(1000) {
-            let answer: serde_json::Value = http
-                .post(format!("{}/v1/checkstate", self.url))
-                .json(&serde_json::json!({ "Ys": chunk }))
-                .send()
-                .await
-                .expect("checkstate")
-                .json()
-                .await
-                .expect("checkstate JSON");
-            for s in answer["states"].as_array().expect("states") {
-                states.insert(
-                    s["Y"].as_str().expect("Y").to_string(),
-                    s["state"].as_str().expect("state").to_string(),
-                );
-            }
-        }
-        states
-    }
-
     /// Stops the mint and drops its PostgreSQL database, if any.
     pub async fn stop(mut self) {
         if let Some(mut p) = self.process.take() {
@@ -366,5 +343,17 @@ impl Nutshell {
                     .await;
             }
         }
+    }
+}
+
+impl MintUnderTest for Nutshell {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn db(&self) -> &str {
+        &self.db
+    }
+    fn seed(&self) -> &str {
+        &self.seed
     }
 }

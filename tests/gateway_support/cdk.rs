@@ -1,0 +1,260 @@
+//! A real cdk mint (cdk 0.18) in process: its PostgreSQL books (`cdk-postgres`), its fake
+//! Lightning backend (`cdk-fake-wallet`: invoices are paid at once, any invoice can be paid),
+//! its HTTP API (`cdk-axum`) on a free port, and cdk's own wallet making the traffic. What its
+//! database says is read back with SQL, as the gateway never does through cdk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use cdk::amount::SplitTarget;
+use cdk::mint::{MintBuilder, MintMeltLimits};
+use cdk::nuts::nut00::KnownMethod;
+use cdk::nuts::{CurrencyUnit, PaymentMethod};
+use cdk::types::FeeReserve;
+use cdk::wallet::{ReceiveOptions, SendOptions, Wallet};
+use cdk::{Amount, Mint, StreamExt};
+use cdk_fake_wallet::FakeWallet;
+use cdk_postgres::MintPgDatabase;
+use sqlx::Row;
+
+use crate::gateway_support::nutshell::Ledger;
+use crate::gateway_support::MintUnderTest;
+
+/// A running cdk mint, its database and its HTTP server.
+pub struct CdkMint {
+    /// The mint itself (keyset rotation goes through it, as cdk-mintd's RPC does).
+    pub mint: Arc<Mint>,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Its PostgreSQL database.
+    pub db: String,
+    /// The secret its nostr key derives from.
+    pub seed: String,
+    server: tokio::task::JoinHandle<()>,
+    databases: Vec<String>,
+}
+
+/// A fresh database on the local PostgreSQL, as a URL.
+async fn fresh_database(prefix: &str) -> String {
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}/{name}", mintwatch_testkit::server_url());
+    mintwatch_testkit::ensure_database(&url)
+        .await
+        .expect("create database");
+    url
+}
+
+impl CdkMint {
+    /// Starts a mint whose `/v1/info` `pubkey` is the key derived from `seed` (as an operator
+    /// sets cdk-mintd's `[mint_info] pubkey`).
+    pub async fn start(seed: &str) -> CdkMint {
+        let db = fresh_database("cdk_mint").await;
+        let store = Arc::new(MintPgDatabase::new(db.as_str()).await.expect("cdk mint db"));
+        let mut builder = MintBuilder::new(store.clone());
+        let fee_reserve = FeeReserve {
+            min_fee_reserve: 1.into(),
+            percent_fee_reserve: 0.02,
+        };
+        let lightning = FakeWallet::new(
+            fee_reserve,
+            HashMap::default(),
+            HashSet::default(),
+            0,
+            CurrencyUnit::Sat,
+        );
+        builder
+            .add_payment_processor(
+                CurrencyUnit::Sat,
+                PaymentMethod::Known(KnownMethod::Bolt11),
+                MintMeltLimits::new(1, 1_000_000),
+                Arc::new(lightning),
+            )
+            .await
+            .expect("payment processor");
+        let keys = mintwatch_gateway::key::from_nutshell_seed(seed).expect("key");
+        let secret =
+            cdk::nuts::SecretKey::from_hex(keys.secret_key().to_secret_hex()).expect("secret key");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let builder = builder
+            .with_pubkey(secret.public_key())
+            .with_name("cdk test mint".to_string())
+            .with_urls(vec![url.clone()]);
+        let mint_seed = *blake_seed(seed);
+        let mint = builder
+            .build_with_seed(store, &mint_seed)
+            .await
+            .expect("build the mint");
+        mint.start().await.expect("start the mint");
+        let mint = Arc::new(mint);
+        let router = cdk_axum::create_mint_router(mint.clone(), vec!["bolt11".to_string()])
+            .await
+            .expect("router");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        CdkMint {
+            mint,
+            url,
+            db: db.clone(),
+            seed: seed.to_string(),
+            server,
+            databases: vec![db],
+        }
+    }
+
+    /// A cdk wallet of this mint, with its own PostgreSQL database.
+    pub async fn wallet(&mut self, name: &str) -> Wallet {
+        let db = fresh_database(&format!("cdk_wallet_{name}")).await;
+        let store = cdk_postgres::new_wallet_pg_database(db.as_str())
+            .await
+            .expect("wallet db");
+        self.databases.push(db);
+        let seed = blake_seed(&format!("{} wallet {name}", self.seed));
+        Wallet::new(&self.url, CurrencyUnit::Sat, Arc::new(store), *seed, None).expect("wallet")
+    }
+
+    /// Rotates the sat keyset: a new one is active, the old one deactivated.
+    pub async fn rotate(&self) {
+        let amounts: Vec<u64> = (0..32).map(|i| 1u64 << i).collect();
+        self.mint
+            .rotate_keyset(CurrencyUnit::Sat, amounts, 0, false, None)
+            .await
+            .expect("rotate the keyset");
+    }
+
+    /// Reads the mint's own database.
+    pub async fn ledger(&self) -> Ledger {
+        let pool = sqlx::PgPool::connect(&self.db).await.expect("mint db");
+        let mut ledger = Ledger::default();
+        for r in sqlx::query(
+            "SELECT encode(y, 'hex') AS y, CAST(amount AS BIGINT) AS amount, keyset_id, state
+             FROM proof",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("proof")
+        {
+            let state: String = r.get("state");
+            if state == "SPENT" {
+                let amount: i64 = r.get("amount");
+                ledger
+                    .spent
+                    .insert(r.get("y"), (amount as u64, r.get("keyset_id")));
+            } else if state == "PENDING" {
+                ledger.pending += 1;
+            }
+        }
+        for r in sqlx::query(
+            "SELECT encode(blinded_message, 'hex') AS b, encode(c, 'hex') AS c,
+                    CAST(amount AS BIGINT) AS amount, keyset_id
+             FROM blind_signature WHERE c IS NOT NULL",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("blind_signature")
+        {
+            let amount: i64 = r.get("amount");
+            ledger
+                .issued
+                .insert(r.get("b"), (r.get("c"), amount as u64, r.get("keyset_id")));
+        }
+        // The epoch is the keyset's place among the unit's keysets in the order cdk derived
+        // them (cdk's first keyset has derivation index 1, not 0).
+        let rows =
+            sqlx::query("SELECT id, unit, active FROM keyset ORDER BY unit, derivation_path_index")
+                .fetch_all(&pool)
+                .await
+                .expect("keyset");
+        let mut next: BTreeMap<String, u64> = BTreeMap::new();
+        for r in rows {
+            let unit: String = r.get("unit");
+            let epoch = next.entry(unit.clone()).or_insert(0);
+            ledger
+                .keysets
+                .insert(r.get("id"), (unit, r.get("active"), *epoch));
+            *epoch += 1;
+        }
+        pool.close().await;
+        ledger
+    }
+
+    /// Stops the server and drops the mint's and the wallets' databases.
+    pub async fn stop(self) {
+        self.server.abort();
+        let _ = self.mint.stop().await;
+        for db in self.databases {
+            let _ = mintwatch_testkit::database::drop_database(&db).await;
+        }
+    }
+}
+
+impl MintUnderTest for CdkMint {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn db(&self) -> &str {
+        &self.db
+    }
+    fn seed(&self) -> &str {
+        &self.seed
+    }
+}
+
+/// 64 bytes of seed from a text, for test mints and wallets.
+fn blake_seed(text: &str) -> Box<[u8; 64]> {
+    use sha2::{Digest, Sha512};
+    let digest = Sha512::digest(text.as_bytes());
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&digest);
+    Box::new(out)
+}
+
+/// Mints `amount` sat into `wallet` (the fake backend pays the invoice at once).
+pub async fn fund(wallet: &Wallet, amount: u64) {
+    let quote = wallet
+        .mint_quote(
+            PaymentMethod::BOLT11,
+            Some(Amount::from(amount)),
+            None,
+            None,
+        )
+        .await
+        .expect("mint quote");
+    wallet
+        .proof_stream(quote, SplitTarget::default(), None)
+        .next()
+        .await
+        .expect("proofs")
+        .expect("minted");
+}
+
+/// `from` sends `amount` to `to` as a token, which `to` receives (a swap at each end).
+pub async fn send_receive(from: &Wallet, to: &Wallet, amount: u64) {
+    let prepared = from
+        .prepare_send(Amount::from(amount), SendOptions::default())
+        .await
+        .expect("prepare send");
+    let token = prepared.confirm(None).await.expect("send");
+    to.receive(&token.to_string(), ReceiveOptions::default())
+        .await
+        .expect("receive");
+}
+
+/// Pays a fake Lightning invoice of `amount` sat from `wallet` (a melt).
+pub async fn melt(wallet: &Wallet, amount: u64) {
+    let invoice = cdk_fake_wallet::create_fake_invoice(amount * 1_000, "melt".to_string());
+    let quote = wallet
+        .melt_quote(PaymentMethod::BOLT11, invoice.to_string(), None, None)
+        .await
+        .expect("melt quote");
+    wallet
+        .prepare_melt(&quote.id, HashMap::new())
+        .await
+        .expect("prepare melt")
+        .confirm()
+        .await
+        .expect("melt");
+}
