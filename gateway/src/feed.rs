@@ -79,6 +79,8 @@ struct Pending {
     /// Highest position per feed among the entries.
     wm: HashMap<Feed, i64>,
     oldest: Option<i64>,
+    /// The cycle's pending floor (see [`read_floor`]).
+    pending_floor: Option<i64>,
 }
 
 /// The feed: the mint's database in, signed events into the outbox.
@@ -189,6 +191,7 @@ impl Publisher {
             keys: Vec::new(),
             wm: HashMap::new(),
             oldest: None,
+            pending_floor,
         };
         let before = self.published;
 
@@ -414,6 +417,13 @@ impl Publisher {
         for (feed, mark) in wm_moves {
             let w = self.wm.entry(feed).or_insert(START);
             *w = (*w).max(mark);
+            // Rows are read in position order: those below the new floor are behind this
+            // cycle's read and the next one's, so their keys are dropped now, not at the end
+            // of the cycle (a backfill of a million rows would hold them all).
+            let floor = read_floor(feed, *w, &self.db, pending.pending_floor);
+            if let Some(window) = self.windows.get_mut(&feed) {
+                window.prune(floor);
+            }
         }
         for s in sums {
             let t = self
