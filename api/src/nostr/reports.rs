@@ -14,7 +14,7 @@ use crate::read::{self, MintCore, ReadError};
 use mintwatch_protocol::output::assertion::MAX_RATING;
 use mintwatch_protocol::output::{
     epoch_detail, CheckSpent, CheckSpentResult, DirectoryQuery, Evidence, MintAssertion,
-    SpentStatus,
+    SpentStatus, MAX_EVENTS_PER_Y,
 };
 use mintwatch_protocol::{
     EventId, FindingKind, IdentityLevel, MintKey, MintUrl, SignedEvent, Unit,
@@ -235,6 +235,9 @@ pub async fn check_spent(store: &Store, query: &CheckSpent) -> Result<CheckSpent
                     // A Y in two groups of one event is one event that contains it.
                     if !events.contains(&id) {
                         events.push(id);
+                    }
+                    if events.len() == MAX_EVENTS_PER_Y {
+                        break;
                     }
                 }
                 SpentStatus {

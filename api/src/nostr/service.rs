@@ -9,6 +9,7 @@ use tracing::warn;
 
 use mintwatch_protocol::output::{
     build_evidence_label, open_request, ErrorCode, Query, Response, ServiceError,
+    MAX_ANSWER_PLAINTEXT,
 };
 use mintwatch_protocol::{MintKey, SignedEvent};
 use mintwatch_store::{Store, StoreError};
@@ -17,9 +18,12 @@ use super::reports;
 use crate::read::ReadError;
 
 /// At most this many bytes of labels go into one `get_evidence` answer; findings past it are
-/// listed with their proving event ids only (their labels are on the relays). A response event
-/// must stay well under the 512 KiB that relays commonly accept.
-pub const EVIDENCE_BUDGET_BYTES: usize = 256 * 1024;
+/// listed with their proving event ids only (their labels are on the relays), and the whole
+/// answer is then cut to [`MAX_ANSWER_PLAINTEXT`] (see [`fit_evidence`]).
+pub const EVIDENCE_BUDGET_BYTES: usize = 56 * 1024;
+
+/// Bytes of the answer around the `get_evidence` result (`{"result_type":…,"error":null}`).
+const ANSWER_ENVELOPE_BYTES: usize = 128;
 
 /// A finding whose label is not in a `get_evidence` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,48 @@ pub struct EvidenceResult {
     pub labels: Vec<Value>,
     /// Findings whose label did not fit (or could not be built).
     pub omitted: Vec<OmittedFinding>,
+    /// Findings not listed at all, to keep the answer under 65,408 bytes; the HTTP API
+    /// (`GET /v1/mints/{key}/findings`) lists every one.
+    #[serde(default)]
+    pub not_listed: u64,
+}
+
+/// The first value of every `name` tag of an event in JSON.
+fn tag_values(event: &Value, name: &str) -> Vec<String> {
+    let Some(tags) = event.get("tags").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    tags.iter()
+        .filter_map(|t| match t.as_array()?.as_slice() {
+            [n, v, ..] if n.as_str() == Some(name) => v.as_str().map(String::from),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Cuts `result` until its JSON fits in `limit` bytes: labels become omitted findings (last
+/// first), then omitted findings are counted in `not_listed` instead of listed.
+pub fn fit_evidence(result: &mut EvidenceResult, limit: usize) {
+    let size = |r: &EvidenceResult| serde_json::to_string(r).map_or(usize::MAX, |j| j.len());
+    while size(result) > limit {
+        if let Some(label) = result.labels.pop() {
+            // A kind 1985 label: ["l", <finding>, "cashu.mintwatch"], one ["e", <id>] per event.
+            let finding = tag_values(&label, "l").into_iter().next().unwrap_or_default();
+            let events = tag_values(&label, "e");
+            result.omitted.insert(
+                0,
+                OmittedFinding {
+                    finding,
+                    events,
+                    reason: "over this answer's size budget".to_string(),
+                },
+            );
+        } else if result.omitted.pop().is_some() {
+            result.not_listed += 1;
+        } else {
+            return;
+        }
+    }
 }
 
 /// Answers requests from the store, signing with the indexer's keys.
@@ -109,9 +155,11 @@ impl QueryService {
         if !self.store.mint_exists(mint).await.map_err(internal)? {
             return Err(not_found(mint));
         }
-        evidence_labels(&self.store, &self.keys, mint, EVIDENCE_BUDGET_BYTES)
+        let mut result = evidence_labels(&self.store, &self.keys, mint, EVIDENCE_BUDGET_BYTES)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        fit_evidence(&mut result, MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
+        Ok(result)
     }
 }
 
@@ -136,6 +184,7 @@ pub async fn evidence_labels(
         mint: mint.to_hex(),
         labels: Vec::new(),
         omitted: Vec::new(),
+        not_listed: 0,
     };
     let mut used = 0usize;
     for f in &findings {

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::{Store, StoreError};
-use mintwatch_protocol::output::query::MAX_CHECK_SPENT_YS;
 use mintwatch_protocol::Point;
 
 use super::ReadError;
 
-/// The most `Y`s one lookup may ask about (the same bound as the nostr `check_spent`).
-pub const MAX_SPENT_YS: usize = MAX_CHECK_SPENT_YS;
+/// The most `Y`s one HTTP lookup may ask about (the nostr `check_spent` takes fewer, so its
+/// encrypted answer stays small enough for every NIP-44 implementation).
+pub const MAX_SPENT_YS: usize = 1_000;
 
 /// One mint's burns of a `Y`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

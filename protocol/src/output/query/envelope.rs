@@ -2,8 +2,8 @@
 //! and 28173 response, NIP-44 v2 encrypted between the wallet's and the service's keys; built,
 //! signed, checked and opened.
 
-use super::request::{Method, Query};
-use super::response::{Response, ServiceError};
+use super::request::{Method, Query, MAX_CHECK_SPENT_YS};
+use super::response::{Response, ServiceError, MAX_ANSWER_PLAINTEXT};
 use crate::error::ParseError;
 use crate::event::{EventId, SignedEvent, VerifyError};
 use crate::kinds::{MAX_EVENT_JSON_BYTES, SERVICE_INFO, SERVICE_REQUEST, SERVICE_RESPONSE};
@@ -62,7 +62,12 @@ pub fn build_service_info(
     sign(
         keys,
         SERVICE_INFO,
-        vec![tag2("encryption", ENCRYPTION)],
+        vec![
+            tag2("encryption", ENCRYPTION),
+            // What a wallet must stay within, and what it will receive at most.
+            tag2("max_ys", MAX_CHECK_SPENT_YS.to_string()),
+            tag2("max_plaintext", MAX_ANSWER_PLAINTEXT.to_string()),
+        ],
         content,
     )
 }

@@ -27,4 +27,7 @@ pub use envelope::{
     parse_service_info, OpenError, OpenedResponse, ENCRYPTION,
 };
 pub use request::{CheckSpent, Method, MintParam, Query, MAX_CHECK_SPENT_YS};
-pub use response::{CheckSpentResult, ErrorCode, Response, ServiceError, SpentStatus};
+pub use response::{
+    CheckSpentResult, ErrorCode, Response, ServiceError, SpentStatus, MAX_ANSWER_PLAINTEXT,
+    MAX_EVENTS_PER_Y,
+};

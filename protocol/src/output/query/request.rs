@@ -13,8 +13,11 @@ use super::ys::de_points;
 use crate::error::{ParseError, Reason};
 use crate::types::{MintKey, Point};
 
-/// The most `Y`s one `check_spent` may ask about.
-pub const MAX_CHECK_SPENT_YS: usize = 1_000;
+/// The most `Y`s one `check_spent` may ask about: with at most
+/// [`MAX_EVENTS_PER_Y`](super::response::MAX_EVENTS_PER_Y) event ids each, the answer stays under
+/// [`MAX_ANSWER_PLAINTEXT`](super::response::MAX_ANSWER_PLAINTEXT), so every NIP-44
+/// implementation can read it.
+pub const MAX_CHECK_SPENT_YS: usize = 250;
 
 /// A query service method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,7 +72,7 @@ impl FromStr for Method {
 /// `check_spent` parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckSpent {
-    /// The `Y`s asked about, 1..=1,000.
+    /// The `Y`s asked about, 1..=[`MAX_CHECK_SPENT_YS`].
     #[serde(rename = "Ys", deserialize_with = "de_points")]
     pub ys: Vec<Point>,
     /// Only this mint's burns, if given.

@@ -7,6 +7,15 @@ use serde_json::Value;
 use super::request::Method;
 use crate::types::Point;
 
+/// The largest answer plaintext (JSON bytes) the service sends: the most that rust-nostr 0.44's
+/// NIP-44 (what most Rust wallets use) decrypts; larger plaintexts need NIP-44's extended length
+/// prefix, which it refuses.
+pub const MAX_ANSWER_PLAINTEXT: usize = 65_408;
+
+/// The most event ids a `check_spent` answer lists for one `Y`: the first proves the burn, the
+/// second a double-spend; the HTTP API (`GET /v1/spent/{Y}`) lists them all.
+pub const MAX_EVENTS_PER_Y: usize = 2;
+
 /// A service error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -87,7 +96,8 @@ pub struct SpentStatus {
     pub y: Point,
     /// Whether a mint-signed 4919 burns it.
     pub burnt: bool,
-    /// The ids (hex) of the mint-signed 4919 events that contain it.
+    /// The ids (hex) of the mint-signed 4919 events that contain it, at most
+    /// [`MAX_EVENTS_PER_Y`].
     pub events: Vec<String>,
 }
 
