@@ -46,7 +46,7 @@ pub struct EvidenceResult {
     /// Findings whose label did not fit (or could not be built).
     pub omitted: Vec<OmittedFinding>,
     /// Findings not listed at all, to keep the answer under 65,408 bytes; the HTTP API
-    /// (`GET /v1/mints/{key}/findings`) lists every one.
+    /// (`GET /v1/mints/{mint_key}/findings`) lists every one.
     #[serde(default)]
     pub not_listed: u64,
 }
@@ -65,28 +65,34 @@ fn tag_values(event: &Value, name: &str) -> Vec<String> {
 }
 
 /// Cuts `result` until its JSON fits in `limit` bytes: labels become omitted findings (last
-/// first), then omitted findings are counted in `not_listed` instead of listed.
+/// first), then omitted findings are counted in `not_listed` instead of listed. Linear in the
+/// number of findings: the size is kept up to date, not measured again each step.
 pub fn fit_evidence(result: &mut EvidenceResult, limit: usize) {
-    let size = |r: &EvidenceResult| serde_json::to_string(r).map_or(usize::MAX, |j| j.len());
-    while size(result) > limit {
+    // Room for `not_listed` to grow to 20 digits.
+    let mut size = serde_json::to_string(&*result).map_or(usize::MAX, |j| j.len()) + 20;
+    while size > limit {
         if let Some(label) = result.labels.pop() {
+            size = size.saturating_sub(listed_len(&label));
             // A kind 1985 label: ["l", <finding>, "cashu.mintwatch"], one ["e", <id>] per event.
-            let finding = tag_values(&label, "l").into_iter().next().unwrap_or_default();
-            let events = tag_values(&label, "e");
-            result.omitted.insert(
-                0,
-                OmittedFinding {
-                    finding,
-                    events,
-                    reason: "over this answer's size budget".to_string(),
-                },
-            );
-        } else if result.omitted.pop().is_some() {
+            let omitted = OmittedFinding {
+                finding: tag_values(&label, "l").into_iter().next().unwrap_or_default(),
+                events: tag_values(&label, "e"),
+                reason: "over this answer's size budget".to_string(),
+            };
+            size += listed_len(&omitted);
+            result.omitted.insert(0, omitted);
+        } else if let Some(omitted) = result.omitted.pop() {
+            size = size.saturating_sub(listed_len(&omitted));
             result.not_listed += 1;
         } else {
             return;
         }
     }
+}
+
+/// The length of a value's JSON in a list, with its comma.
+fn listed_len<T: Serialize>(value: &T) -> usize {
+    serde_json::to_string(value).map_or(0, |j| j.len()) + 1
 }
 
 /// Answers requests from the store, signing with the indexer's keys.
@@ -213,4 +219,60 @@ pub async fn evidence_labels(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn label(i: usize) -> Value {
+        serde_json::json!({
+            "kind": 1985,
+            "tags": [["L", "cashu.mintwatch"], ["l", "double-spend", "cashu.mintwatch"],
+                     ["e", format!("{i:064x}")], ["e", format!("{:064x}", i + 1)]],
+            "content": "x".repeat(3_000),
+        })
+    }
+
+    #[test]
+    fn evidence_is_cut_to_fit_labels_first_then_listings_counted() {
+        let mut result = EvidenceResult {
+            mint: "ab".repeat(32),
+            labels: (0..40).map(label).collect(),
+            omitted: (0..2_000)
+                .map(|i| OmittedFinding {
+                    finding: "gap".to_string(),
+                    events: vec![format!("{i:064x}")],
+                    reason: "over this answer's size budget".to_string(),
+                })
+                .collect(),
+            not_listed: 0,
+        };
+        let before = result.labels.len() + result.omitted.len();
+        fit_evidence(&mut result, MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
+        let json = serde_json::to_string(&result).unwrap();
+        assert!(json.len() <= MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
+        // Nothing vanishes: each finding is a label, listed, or counted.
+        assert_eq!(
+            result.labels.len() + result.omitted.len() + result.not_listed as usize,
+            before
+        );
+        assert!(result.labels.is_empty(), "labels go before listings");
+        assert!(result.not_listed > 0);
+        // A label turned listing keeps its finding and its events.
+        let small = &mut EvidenceResult {
+            mint: "ab".repeat(32),
+            labels: (0..30).map(label).collect(),
+            omitted: Vec::new(),
+            not_listed: 0,
+        };
+        fit_evidence(small, MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
+        assert!(!small.labels.is_empty() && !small.omitted.is_empty());
+        assert_eq!(small.not_listed, 0);
+        let first_cut = &small.omitted[0];
+        assert_eq!(first_cut.finding, "double-spend");
+        assert_eq!(first_cut.events.len(), 2);
+    }
 }
