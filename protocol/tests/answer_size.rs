@@ -5,12 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mintwatch_protocol::ecash::hash_to_curve;
-use mintwatch_protocol::output::{
-    build_request, build_response, build_service_info, open_request, CheckSpent,
-    CheckSpentResult, Method, Query, Response, SpentStatus, MAX_ANSWER_PLAINTEXT,
-    MAX_EVENTS_PER_Y,
-};
 use mintwatch_protocol::output::query::MAX_CHECK_SPENT_YS;
+use mintwatch_protocol::output::{
+    build_request, build_response, build_service_info, open_request, CheckSpent, CheckSpentResult,
+    Method, Query, Response, SpentStatus, MAX_ANSWER_PLAINTEXT, MAX_EVENTS_PER_Y,
+};
 use nostr::Keys;
 
 fn worst_check_spent_answer() -> Response {
@@ -51,12 +50,9 @@ fn the_largest_check_spent_answer_decrypts_with_rust_nostr_0_44() {
     .expect("request");
     assert!(open_request(&service, &request).is_ok());
     let event = build_response(&service, &request, &answer).expect("response");
-    let decrypted = nostr::nips::nip44::decrypt(
-        wallet.secret_key(),
-        &service.public_key(),
-        &event.content,
-    )
-    .expect("rust-nostr 0.44 reads the largest answer");
+    let decrypted =
+        nostr::nips::nip44::decrypt(wallet.secret_key(), &service.public_key(), &event.content)
+            .expect("rust-nostr 0.44 reads the largest answer");
     assert_eq!(decrypted, plaintext);
 }
 

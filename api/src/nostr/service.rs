@@ -75,7 +75,10 @@ pub fn fit_evidence(result: &mut EvidenceResult, limit: usize) {
             size = size.saturating_sub(listed_len(&label));
             // A kind 1985 label: ["l", <finding>, "cashu.mintwatch"], one ["e", <id>] per event.
             let omitted = OmittedFinding {
-                finding: tag_values(&label, "l").into_iter().next().unwrap_or_default(),
+                finding: tag_values(&label, "l")
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
                 events: tag_values(&label, "e"),
                 reason: "over this answer's size budget".to_string(),
             };
