@@ -9,6 +9,8 @@
 mod common;
 mod gateway_support;
 
+use std::time::Duration;
+
 use gateway_support::cdk::{fund, melt, send_receive, CdkMint};
 use gateway_support::{
     assert_indexer_agrees, assert_published_after_one_rotation, key_file, Gateway,
@@ -29,11 +31,13 @@ async fn a_cdk_mint_on_postgres_is_published_exactly_and_indexed_self_signed() {
     key_file(dir.path(), seed);
     let gateway = Gateway::start(&mint, &[&relay.url], dir.path(), &[]);
     gateway.wait_ready().await;
+    // Readiness can come before the mint's database is opened: wait for the line itself.
+    let opened = gateway.process.find_line(Duration::from_secs(30), |l| {
+        l.contains("mint database opened")
+    });
     assert!(
-        gateway.process.output().contains("kind=\"cdk\"")
-            || gateway.process.output().contains("kind=cdk"),
-        "the gateway found a cdk database:\n{}",
-        gateway.process.output()
+        opened.contains("kind=\"cdk\"") || opened.contains("kind=cdk"),
+        "the gateway found a cdk database: {opened}"
     );
 
     // While the gateway runs: more swaps, a melt, a rotation, and the old keyset's proofs spent.
