@@ -412,25 +412,17 @@ impl MintDb {
     /// Spent proofs with `from <= pos <= to`, in position order, streamed (memory does not grow
     /// with the table). A row that cannot be published comes as a [`BadRow`].
     pub fn burns(&self, from: i64, to: i64) -> RowStream<'_, BurnRow> {
-        sqlx::query(self.queries.burns)
+        let rows = sqlx::query(self.queries.burns)
             .bind(from)
             .bind(to)
-            .fetch(&self.pool)
-            .map(|row| -> Result<Result<Keyed<BurnRow>, BadRow>, Error> {
-                Ok(RawRow::read(&row.map_err(Error::MintDb)?)?.burn())
-            })
-            .boxed()
+            .fetch(&self.pool);
+        checked(rows, RawRow::burn)
     }
 
     /// Issued signatures with `pos >= from`, in position order, streamed.
     pub fn mints(&self, from: i64) -> RowStream<'_, MintRow> {
-        sqlx::query(self.queries.mints)
-            .bind(from)
-            .fetch(&self.pool)
-            .map(|row| -> Result<Result<Keyed<MintRow>, BadRow>, Error> {
-                Ok(RawRow::read(&row.map_err(Error::MintDb)?)?.mint())
-            })
-            .boxed()
+        let rows = sqlx::query(self.queries.mints).bind(from).fetch(&self.pool);
+        checked(rows, RawRow::mint)
     }
 
     /// Closes the pool.
@@ -438,6 +430,44 @@ impl MintDb {
         self.pool.close().await;
     }
 }
+
+/// The points of a batch of rows, checked, in the order the rows' columns hold them.
+type CheckedPoints = std::vec::IntoIter<Result<Point, String>>;
+
+/// Rows whose points are checked on the curve [`POINT_BATCH`] rows at a time
+/// ([`Point::parse_many`]), then built by `build`.
+fn checked<'a, T: Send + 'a>(
+    rows: BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>>,
+    build: fn(RawRow, &mut CheckedPoints) -> Result<Keyed<T>, BadRow>,
+) -> RowStream<'a, T> {
+    rows.map(|row| RawRow::read(&row.map_err(Error::MintDb)?))
+        .chunks(POINT_BATCH)
+        .flat_map(move |chunk| {
+            let texts: Vec<&str> = chunk
+                .iter()
+                .flatten()
+                .flat_map(|r| [r.p1.as_deref(), r.p2.as_deref()])
+                .flatten()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect();
+            let mut points = Point::parse_many(&texts)
+                .into_iter()
+                .zip(&texts)
+                .map(|(p, t)| p.map_err(|e| format!("{t:?}: {e}")))
+                .collect::<Vec<_>>()
+                .into_iter();
+            let out: Vec<_> = chunk
+                .into_iter()
+                .map(|row| Ok(build(row?, &mut points)))
+                .collect();
+            futures::stream::iter(out)
+        })
+        .boxed()
+}
+
+/// Rows read before their points are checked as one batch.
+const POINT_BATCH: usize = 1_024;
 
 /// The columns every feed query returns.
 struct RawRow {
@@ -465,11 +495,21 @@ impl RawRow {
         BadRow { pos: self.pos, why }
     }
 
-    fn point(&self, value: &Option<String>, name: &str) -> Result<Point, BadRow> {
-        let text = value
-            .as_deref()
-            .ok_or_else(|| self.bad(format!("{name} is NULL")))?;
-        Point::parse(text.trim()).map_err(|e| self.bad(format!("{name} {text:?}: {e}")))
+    /// The next pre-checked point of this row (see [`checked`]), in column order.
+    fn point(
+        &self,
+        value: &Option<String>,
+        name: &str,
+        points: &mut CheckedPoints,
+    ) -> Result<Point, BadRow> {
+        match value.as_deref().map(str::trim) {
+            None | Some("") => Err(self.bad(format!("{name} is NULL"))),
+            Some(_) => match points.next() {
+                Some(Ok(p)) => Ok(p),
+                Some(Err(why)) => Err(self.bad(format!("{name} {why}"))),
+                None => Err(self.bad(format!("{name}: not checked"))),
+            },
+        }
     }
 
     fn amount(&self) -> Result<Amount, BadRow> {
@@ -479,11 +519,14 @@ impl RawRow {
             .ok_or_else(|| self.bad(format!("amount {} out of range", self.amount)))
     }
 
-    fn burn(self) -> Result<Keyed<BurnRow>, BadRow> {
+    fn burn(self, points: &mut CheckedPoints) -> Result<Keyed<BurnRow>, BadRow> {
+        // Both columns' points were queued: take both, whatever fails, so the next row's line up.
+        let y = self.point(&self.p1, "Y", points);
+        let _unused = self.point(&self.p2, "", points);
         let row = BurnRow {
             pos: self.pos,
             time: self.time,
-            y: self.point(&self.p1, "Y")?,
+            y: y?,
             amount: self.amount()?,
         };
         Ok(Keyed {
@@ -492,12 +535,14 @@ impl RawRow {
         })
     }
 
-    fn mint(self) -> Result<Keyed<MintRow>, BadRow> {
+    fn mint(self, points: &mut CheckedPoints) -> Result<Keyed<MintRow>, BadRow> {
+        let b_ = self.point(&self.p1, "B_", points);
+        let c_ = self.point(&self.p2, "C_", points);
         let row = MintRow {
             pos: self.pos,
             time: self.time,
-            b_: self.point(&self.p1, "B_")?,
-            c_: self.point(&self.p2, "C_")?,
+            b_: b_?,
+            c_: c_?,
             amount: self.amount()?,
         };
         Ok(Keyed {
