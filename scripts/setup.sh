@@ -142,3 +142,35 @@ PY
   fi
 fi
 log "nutshell ready: $nutshell_venv/bin/mint, $nutshell_venv/bin/cashu"
+
+# nostr-tools (npm), the NIP-44 of JavaScript wallets: protocol/tests/answer_size.rs checks that
+# the query service's largest answer decrypts with it. Installed under its own directory
+# (MINTWATCH_NODE_DIR, default ~/.cache/mintwatch-node) with the machine's Node.js.
+NOSTR_TOOLS_VERSION=2.25.2
+node_dir="${MINTWATCH_NODE_DIR:-$HOME/.cache/mintwatch-node}"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs and npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if [ "$(node -p "require('$node_dir/node_modules/nostr-tools/package.json').version" 2>/dev/null)" != "$NOSTR_TOOLS_VERSION" ]; then
+  log "installing nostr-tools $NOSTR_TOOLS_VERSION into $node_dir"
+  mkdir -p "$node_dir"
+  (cd "$node_dir" && npm install --no-audit --no-fund --silent "nostr-tools@$NOSTR_TOOLS_VERSION")
+fi
+export MINTWATCH_NODE_MODULES="$node_dir/node_modules"
+log "nostr-tools ready: $MINTWATCH_NODE_MODULES"
+
+# cdk-mintd (crates.io), cdk's own mint binary on its default SQLite books, for the gateway's
+# cdk-on-SQLite test (tests/gateway_cdk.rs). Built once with its own lock file into a directory
+# of its own (MINTWATCH_CDK_MINTD_ROOT, default ~/.cache/mintwatch-cdk-mintd): cdk-sqlite links a
+# libsqlite3 that cannot share mintwatch's build, so it is never a dependency of the workspace.
+CDK_MINTD_VERSION=0.18.3
+cdk_mintd_root="${MINTWATCH_CDK_MINTD_ROOT:-$HOME/.cache/mintwatch-cdk-mintd}"
+if ! "$cdk_mintd_root/bin/cdk-mintd" --version 2>/dev/null | grep -q "$CDK_MINTD_VERSION"; then
+  log "installing cdk-mintd $CDK_MINTD_VERSION (sqlite, fakewallet) into $cdk_mintd_root"
+  cargo install -q --locked --root "$cdk_mintd_root" --version "$CDK_MINTD_VERSION" \
+    --no-default-features --features sqlite,fakewallet cdk-mintd
+fi
+export MINTWATCH_CDK_MINTD="$cdk_mintd_root/bin/cdk-mintd"
+log "cdk-mintd ready: $MINTWATCH_CDK_MINTD"
