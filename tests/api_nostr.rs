@@ -876,16 +876,41 @@ async fn the_publisher_forgets_the_labels_of_findings_no_longer_open() {
         Duration::from_secs(3600),
         Arc::new(OutputStats::default()),
     );
-    publisher.scan().await.expect("scan");
+    let first = publisher.scan().await.expect("scan");
+    assert!(first.full, "the first scan reads everything");
     let (assertions, labels) = publisher.remembered();
     assert_eq!(labels, open, "a label per open finding");
     assert!(assertions > 0);
+    assert_eq!(first.findings_read, open as u64);
 
-    sqlx::query("UPDATE findings SET resolved = true")
-        .execute(db.store.pool())
-        .await
-        .expect("resolve every finding");
-    publisher.scan().await.expect("scan");
+    // Nothing changed since the last scan's watermark: the next scan reads no report and no
+    // finding (the index's size does not set its cost).
+    let sql = |q: &'static str| {
+        let pool = db.store.pool().clone();
+        async move { sqlx::query(q).execute(&pool).await.expect(q) }
+    };
+    sql("UPDATE mints SET updated_at = now() - interval '1 hour',
+                         ranked_at = now() - interval '1 hour'")
+    .await;
+    sql("UPDATE findings SET updated_at = now() - interval '1 hour'").await;
+    let quiet = publisher.scan().await.expect("scan");
+    assert!(!quiet.full);
+    assert_eq!(
+        (quiet.reports_read, quiet.findings_read),
+        (0, 0),
+        "{quiet:?}"
+    );
+    assert_eq!((quiet.assertions, quiet.labels), (0, 0));
+
+    // One mint re-ranked: only its report is read.
+    sql("UPDATE mints SET ranked_at = now() WHERE key = (SELECT key FROM mints ORDER BY key LIMIT 1)").await;
+    let one = publisher.scan().await.expect("scan");
+    assert_eq!(one.reports_read, 1, "{one:?}");
+
+    // Findings resolved as the analyze stage resolves them (their timestamp moves): forgotten.
+    sql("UPDATE findings SET resolved = true, updated_at = now() WHERE NOT resolved").await;
+    let resolved = publisher.scan().await.expect("scan");
+    assert_eq!(resolved.findings_read, open as u64);
     assert_eq!(
         publisher.remembered(),
         (assertions, 0),

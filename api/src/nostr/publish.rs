@@ -6,11 +6,16 @@
 //! relays (the relays are where published events live, so no table of our own can disagree
 //! with them): a restart neither re-publishes every label nor forgets when an assertion went
 //! out.
+//!
+//! A scan reads only what changed since the previous one (mints re-ranked or re-described,
+//! findings recorded or resolved, by the database's timestamps), so its cost follows the
+//! activity, not the size of the index; every [`FULL_SCAN_EVERY`] it reads everything, which
+//! forgets the labels of findings whose evidence changed and catches what no timestamp showed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nostr_sdk::{Client, Filter, Kind};
 use tracing::{debug, warn};
@@ -40,7 +45,7 @@ pub struct OutputStats {
     pub ignored: AtomicU64,
     /// Events the relays did not accept.
     pub send_failures: AtomicU64,
-    /// Publisher scans completed (each a whole pass over the reports and the open findings).
+    /// Publisher scans completed.
     pub scans: AtomicU64,
 }
 
@@ -164,9 +169,22 @@ pub(crate) async fn send(client: &Client, event: &SignedEvent, stats: &OutputSta
     ok
 }
 
-/// What one scan published.
+/// How often a scan reads every report and every open finding.
+pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(600);
+
+/// Seconds an incremental scan reads before its watermark: a row's timestamp is the start of the
+/// transaction that wrote it, which can commit after a scan that began later.
+const WATERMARK_SLACK_SECS: i64 = 60;
+
+/// What one scan read and published.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanOutcome {
+    /// Whether it read everything (the first scan, then every [`FULL_SCAN_EVERY`]).
+    pub full: bool,
+    /// Mint reports read.
+    pub reports_read: u64,
+    /// Findings read.
+    pub findings_read: u64,
     /// Assertions published.
     pub assertions: u64,
     /// Assertions whose numbers changed but whose interval has not passed yet.
@@ -187,6 +205,9 @@ pub struct Publisher {
     /// Fingerprints whose label did not build (evidence missing or not verifying): not retried
     /// until the finding changes, so one bad finding does not fill the log every scan.
     unbuildable: HashSet<String>,
+    /// Where the next incremental scan reads from (unix seconds, the database's clock).
+    since: Option<i64>,
+    last_full: Option<Instant>,
 }
 
 impl Publisher {
@@ -207,6 +228,8 @@ impl Publisher {
             assertions: HashMap::new(),
             labels: HashSet::new(),
             unbuildable: HashSet::new(),
+            since: None,
+            last_full: None,
         }
     }
 
@@ -262,9 +285,34 @@ impl Publisher {
 
     /// Publishes what changed since the last scan.
     pub async fn scan(&mut self) -> Result<ScanOutcome, StoreError> {
-        let mut outcome = ScanOutcome::default();
+        let full = self.since.is_none()
+            || self
+                .last_full
+                .is_none_or(|at| at.elapsed() >= FULL_SCAN_EVERY);
+        // The watermark is taken before reading: what changes during the scan is read next time.
+        let db_now = reports::database_now(&self.store).await?;
+        let since = match self.since {
+            Some(since) if !full => Some(since),
+            _ => None,
+        };
+        let mut outcome = ScanOutcome {
+            full,
+            ..ScanOutcome::default()
+        };
+        let report_list = match since {
+            None => reports::mint_reports(&self.store, None).await?,
+            Some(since) => {
+                let changed = reports::mints_changed_since(&self.store, since).await?;
+                if changed.is_empty() {
+                    Vec::new()
+                } else {
+                    reports::mint_reports(&self.store, Some(&changed)).await?
+                }
+            }
+        };
+        outcome.reports_read = report_list.len() as u64;
         let now = SystemTime::now();
-        for report in reports::mint_reports(&self.store, None).await? {
+        for report in report_list {
             let Some(assertion) = report.assertion() else {
                 continue;
             };
@@ -289,25 +337,10 @@ impl Publisher {
             }
         }
 
-        let findings = reports::open_findings(&self.store, None).await?;
-        let mut todo = Vec::new();
-        let mut open: HashSet<String> = HashSet::with_capacity(findings.len());
-        for f in &findings {
-            match finding_fingerprint(f) {
-                Ok(print) if self.labels.contains(&print) || self.unbuildable.contains(&print) => {
-                    open.insert(print);
-                }
-                Ok(print) => {
-                    open.insert(print.clone());
-                    todo.push((f, print));
-                }
-                Err(why) => warn!(mint = %f.mint, finding = %f.kind, %why, "no label detail"),
-            }
-        }
-        // What is no longer open (resolved, or changed: a new fingerprint) is forgotten, so the
-        // sets hold at most the open findings, not every state a finding ever had.
-        self.labels.retain(|p| open.contains(p));
-        self.unbuildable.retain(|p| open.contains(p));
+        let todo = match since {
+            None => self.full_findings(&mut outcome).await?,
+            Some(since) => self.changed_findings(since, &mut outcome).await?,
+        };
         // Proving events are loaded only for labels to publish, a bounded number at a time.
         for chunk in todo.chunks(100) {
             let ids: Vec<EventId> = chunk
@@ -333,7 +366,66 @@ impl Publisher {
                 }
             }
         }
+        self.since = Some(db_now.saturating_sub(WATERMARK_SLACK_SECS));
+        if full {
+            self.last_full = Some(Instant::now());
+        }
         self.stats.scans.fetch_add(1, Ordering::Relaxed);
         Ok(outcome)
+    }
+
+    /// Every open finding: those without a label yet, and the sets narrowed to the open ones
+    /// (what is no longer open, resolved or changed to a new fingerprint, is forgotten, so the
+    /// sets hold at most the open findings, not every state a finding ever had).
+    async fn full_findings(
+        &mut self,
+        outcome: &mut ScanOutcome,
+    ) -> Result<Vec<(reports::OpenFinding, String)>, StoreError> {
+        let findings = reports::open_findings(&self.store, None).await?;
+        outcome.findings_read = findings.len() as u64;
+        let mut todo = Vec::new();
+        let mut open: HashSet<String> = HashSet::with_capacity(findings.len());
+        for f in findings {
+            match finding_fingerprint(&f) {
+                Ok(print) => {
+                    if !self.labels.contains(&print) && !self.unbuildable.contains(&print) {
+                        todo.push((f, print.clone()));
+                    }
+                    open.insert(print);
+                }
+                Err(why) => warn!(mint = %f.mint, finding = %f.kind, %why, "no label detail"),
+            }
+        }
+        self.labels.retain(|p| open.contains(p));
+        self.unbuildable.retain(|p| open.contains(p));
+        Ok(todo)
+    }
+
+    /// The findings recorded, re-recorded or resolved since `since`: new open ones to label,
+    /// resolved ones forgotten.
+    async fn changed_findings(
+        &mut self,
+        since: i64,
+        outcome: &mut ScanOutcome,
+    ) -> Result<Vec<(reports::OpenFinding, String)>, StoreError> {
+        let changed = reports::findings_changed_since(&self.store, since).await?;
+        outcome.findings_read = changed.len() as u64;
+        let mut todo = Vec::new();
+        for c in changed {
+            let f = c.finding;
+            match finding_fingerprint(&f) {
+                Ok(print) if c.resolved => {
+                    self.labels.remove(&print);
+                    self.unbuildable.remove(&print);
+                }
+                Ok(print) => {
+                    if !self.labels.contains(&print) && !self.unbuildable.contains(&print) {
+                        todo.push((f, print));
+                    }
+                }
+                Err(why) => warn!(mint = %f.mint, finding = %f.kind, %why, "no label detail"),
+            }
+        }
+        Ok(todo)
     }
 }

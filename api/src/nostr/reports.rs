@@ -19,7 +19,9 @@ use mintwatch_protocol::output::{
 use mintwatch_protocol::{
     EventId, FindingKind, IdentityLevel, MintKey, MintUrl, SignedEvent, Unit,
 };
-pub use mintwatch_store::read::evidence::{events_by_id, open_findings, OpenFinding};
+pub use mintwatch_store::read::evidence::{
+    events_by_id, findings_changed_since, open_findings, ChangedFinding, OpenFinding,
+};
 
 /// The 4919 chain and the reviews of a mint, as the analyze stage summarised them (the HTTP
 /// report's types: the same JSON).
@@ -199,11 +201,28 @@ pub async fn mint_reports(
     store: &Store,
     keys: Option<&[MintKey]>,
 ) -> Result<Vec<MintReport>, StoreError> {
-    let cores = read::mint_cores(store, keys).await.map_err(|e| match e {
+    let cores = read::mint_cores(store, keys).await.map_err(store_error)?;
+    cores.into_iter().map(MintReport::from_core).collect()
+}
+
+/// The database's clock now, unix seconds ([`read::database_now`]).
+pub async fn database_now(store: &Store) -> Result<i64, StoreError> {
+    read::database_now(store).await.map_err(store_error)
+}
+
+/// The mints whose report may have changed at or after `since` (unix seconds, the database's
+/// clock): what an incremental scan reads ([`read::mints_changed_since`]).
+pub async fn mints_changed_since(store: &Store, since: i64) -> Result<Vec<MintKey>, StoreError> {
+    read::mints_changed_since(store, since)
+        .await
+        .map_err(store_error)
+}
+
+fn store_error(e: ReadError) -> StoreError {
+    match e {
         ReadError::Store(e) => e,
         other => corrupt("mints", other),
-    })?;
-    cores.into_iter().map(MintReport::from_core).collect()
+    }
 }
 
 /// One mint's report, if the mint is known.

@@ -27,10 +27,10 @@ pub mod report {
 }
 
 pub use mintwatch_store::read::{
-    check_spent, daily_activity, findings_page, latest_findings, mint_cores, mint_report,
-    reviews_page, search_mints, DayActivity, DirectoryPage, FindingItem, FindingsFilter,
-    FindingsPage, LatestFinding, MintCore, MintReport, MintSummary, ReadError, ReviewItem,
-    ReviewsPage, SpentEntry, MAX_SPENT_YS,
+    check_spent, daily_activity, database_now, findings_page, latest_findings, mint_cores,
+    mint_report, mints_changed_since, reviews_page, search_mints, DayActivity, DirectoryPage,
+    FindingItem, FindingsFilter, FindingsPage, LatestFinding, MintCore, MintReport, MintSummary,
+    ReadError, ReviewItem, ReviewsPage, SpentEntry, MAX_SPENT_YS,
 };
 pub use spent::{MergeCounts, SpentLookups};
 pub use stats::{global_stats, GlobalStats, LiveSnapshot, LiveStats, StoreStatsCache};

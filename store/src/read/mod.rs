@@ -21,12 +21,16 @@ use crate::StoreError;
 
 pub use activity::{daily_activity, DayActivity};
 pub use directory::{search_mints, DirectoryPage, MintSummary};
-pub use evidence::{events_by_id, open_findings, OpenFinding};
+pub use evidence::{
+    events_by_id, findings_changed_since, open_findings, ChangedFinding, OpenFinding,
+};
 pub use latest_findings::{latest_findings, LatestFinding};
 pub use pages::{
     findings_page, reviews_page, FindingItem, FindingsFilter, FindingsPage, ReviewItem, ReviewsPage,
 };
-pub use report::{mint_cores, mint_report, MintCore, MintReport};
+pub use report::{
+    database_now, mint_cores, mint_report, mints_changed_since, MintCore, MintReport,
+};
 pub use spent::{check_spent, SpentEntry, MAX_SPENT_YS};
 pub use stats::{store_stats, StoreStats};
 

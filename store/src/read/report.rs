@@ -196,6 +196,39 @@ fn amount(text: String, field: &'static str) -> Result<u128, ReadError> {
 }
 
 /// The cores of `keys`, or of every mint when `keys` is `None`, sorted by key: three statements
+/// The database's clock now, in unix seconds: the watermark of an incremental scan (the
+/// timestamps compared with it are the database's too).
+pub async fn database_now(store: &Store) -> Result<i64, ReadError> {
+    Ok(
+        sqlx::query_scalar("SELECT CAST(floor(extract(epoch FROM clock_timestamp())) AS BIGINT)")
+            .fetch_one(store.pool())
+            .await?,
+    )
+}
+
+/// The mints whose report may have changed at or after `since` (unix seconds, the database's
+/// clock): announced or described then (`updated_at`), or re-ranked (`ranked_at`; every stored
+/// batch re-ranks the mints it touched, and a finding recorded or resolved re-ranks its mint).
+pub async fn mints_changed_since(store: &Store, since: i64) -> Result<Vec<MintKey>, ReadError> {
+    let keys: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT key FROM mints WHERE updated_at >= to_timestamp($1::bigint) OR ranked_at >= to_timestamp($1::bigint)
+         ORDER BY key",
+    )
+    .bind(since)
+    .fetch_all(store.pool())
+    .await?;
+    keys.iter()
+        .map(|k| {
+            <[u8; 32]>::try_from(k.as_slice())
+                .map_err(|_| StoreError::corrupt("mints.key", "not 32 bytes"))
+                .and_then(|b| {
+                    MintKey::from_x_only_bytes(b).map_err(|e| StoreError::corrupt("mints.key", e))
+                })
+                .map_err(ReadError::Store)
+        })
+        .collect()
+}
+
 /// whatever the number of mints.
 pub async fn mint_cores(
     store: &Store,
