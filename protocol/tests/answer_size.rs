@@ -1,6 +1,7 @@
 //! Every query service answer can be read by rust-nostr 0.44's NIP-44 (the `nostr` crate most
-//! Rust wallets use), which refuses plaintexts above 65,408 bytes: the largest `check_spent`
-//! answer the service can give fits, and the service info says the limits.
+//! Rust wallets use), which refuses plaintexts above 65,408 bytes, and by nostr-tools (the
+//! JavaScript library most web wallets use): the largest `check_spent` answer the service can
+//! give fits, and the service info says the limits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +11,7 @@ use mintwatch_protocol::output::{
     build_request, build_response, build_service_info, open_request, CheckSpent, CheckSpentResult,
     Method, Query, Response, SpentStatus, MAX_ANSWER_PLAINTEXT, MAX_EVENTS_PER_Y,
 };
+use mintwatch_protocol::SignedEvent;
 use nostr::Keys;
 
 fn worst_check_spent_answer() -> Response {
@@ -27,20 +29,13 @@ fn worst_check_spent_answer() -> Response {
     Response::ok(Method::CheckSpent, result)
 }
 
-#[test]
-fn the_largest_check_spent_answer_decrypts_with_rust_nostr_0_44() {
-    let service = Keys::generate();
-    let wallet = Keys::generate();
+/// The plaintext of the largest answer and the 28173 that carries it from `service` to `wallet`,
+/// answering a request the service can open.
+fn worst_answer_event(service: &Keys, wallet: &Keys) -> (String, SignedEvent) {
     let answer = worst_check_spent_answer();
     let plaintext = serde_json::to_string(&answer).expect("json");
-    assert!(
-        plaintext.len() <= MAX_ANSWER_PLAINTEXT,
-        "{} bytes",
-        plaintext.len()
-    );
-
     let request = build_request(
-        &wallet,
+        wallet,
         &service.public_key(),
         &Query::CheckSpent(CheckSpent {
             ys: vec![hash_to_curve(b"asked").expect("point")],
@@ -48,12 +43,84 @@ fn the_largest_check_spent_answer_decrypts_with_rust_nostr_0_44() {
         }),
     )
     .expect("request");
-    assert!(open_request(&service, &request).is_ok());
-    let event = build_response(&service, &request, &answer).expect("response");
+    assert!(open_request(service, &request).is_ok());
+    let event = build_response(service, &request, &answer).expect("response");
+    (plaintext, event)
+}
+
+#[test]
+fn the_largest_check_spent_answer_decrypts_with_rust_nostr_0_44() {
+    let service = Keys::generate();
+    let wallet = Keys::generate();
+    let (plaintext, event) = worst_answer_event(&service, &wallet);
+    assert!(
+        plaintext.len() <= MAX_ANSWER_PLAINTEXT,
+        "{} bytes",
+        plaintext.len()
+    );
     let decrypted =
         nostr::nips::nip44::decrypt(wallet.secret_key(), &service.public_key(), &event.content)
             .expect("rust-nostr 0.44 reads the largest answer");
     assert_eq!(decrypted, plaintext);
+}
+
+/// nostr-tools (npm, installed by `scripts/setup.sh` under `MINTWATCH_NODE_MODULES`) decrypts
+/// `payload` for `receiver` from `sender` (`tests/nip44/nostr_tools_decrypt.cjs`).
+fn nostr_tools_decrypt(receiver: &Keys, sender: &Keys, payload: &str) -> Result<String, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let modules = std::env::var("MINTWATCH_NODE_MODULES").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/mintwatch-node/node_modules",
+            std::env::var("HOME").unwrap_or_else(|_| "/root".into())
+        )
+    });
+    assert!(
+        std::path::Path::new(&modules).join("nostr-tools").is_dir(),
+        "nostr-tools is not installed under {modules}: run scripts/setup.sh"
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/nip44/nostr_tools_decrypt.cjs"
+    );
+    let mut child = Command::new("node")
+        .arg(script)
+        .env("NODE_PATH", &modules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node (scripts/setup.sh installs Node.js's npm packages)");
+    let input = serde_json::json!({
+        "secret": receiver.secret_key().to_secret_hex(),
+        "sender": sender.public_key().to_hex(),
+        "payload": payload,
+    });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write to node");
+    let out = child.wait_with_output().expect("node ran");
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).expect("utf-8 plaintext"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+#[test]
+fn the_largest_check_spent_answer_decrypts_with_nostr_tools() {
+    let service = Keys::generate();
+    let wallet = Keys::generate();
+    let (plaintext, event) = worst_answer_event(&service, &wallet);
+    let decrypted = nostr_tools_decrypt(&wallet, &service, &event.content)
+        .expect("nostr-tools reads the largest answer");
+    assert_eq!(decrypted, plaintext);
+    // The check can fail: a payload for another key is refused.
+    let stranger = Keys::generate();
+    assert!(nostr_tools_decrypt(&stranger, &service, &event.content).is_err());
 }
 
 #[test]
