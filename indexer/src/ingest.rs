@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use mintwatch_protocol::event::verify_batch_by;
 use mintwatch_protocol::EventId;
 
 use crate::analyze::{AnalyzeOutcome, Analyzer, BatchChanges};
 use crate::health::{Health, Stage};
 use crate::pipeline::{Cursor, Delivery, Rejection, RelayUrl, StoreBatch};
-use crate::verify::{self, Decoded, Dedup, KnownMintKeys};
+use crate::verify::{self, Decoded, Dedup, Digest, KnownMintKeys, Seen};
 use mintwatch_store::{Store, StoreError};
 
 /// Settings of the ingest pipeline.
@@ -230,21 +231,17 @@ impl Ingest {
         let dedup_capacity = config.dedup_capacity;
         let dedup_health = health.clone();
         let retry_for = config.retry_for;
+        // Shared: dedup marks what it hands on as pending, verify settles it.
+        let dedup = Arc::new(std::sync::Mutex::new(Dedup::new(dedup_capacity)));
+        let check_dedup = dedup.clone();
         let deduper = tokio::spawn(async move {
-            let mut dedup = Dedup::new(dedup_capacity);
             while let Some(raw) = raw_rx.recv().await {
                 metrics::gauge!("mintwatch_queue_depth", "stage" => "verify")
                     .set(raw_rx.len() as f64);
                 let retry = Retry::new(&dedup_health, Stage::Dedup, retry_for);
-                let batch = dedup_batch(
-                    raw,
-                    &dedup_pool,
-                    &dedup_store,
-                    &mut dedup,
-                    &dedup_stats,
-                    retry,
-                )
-                .await?;
+                let batch =
+                    dedup_batch(raw, &dedup_pool, &dedup_store, &dedup, &dedup_stats, retry)
+                        .await?;
                 if dedup_tx.send(batch).await.is_err() {
                     break;
                 }
@@ -254,7 +251,8 @@ impl Ingest {
         let check_stats = stats.clone();
         let checker = tokio::spawn(async move {
             while let Some(deduped) = dedup_rx.recv().await {
-                let batch = verify_batch(deduped, &pool, &mut known, &check_stats).await?;
+                let batch =
+                    verify_batch(deduped, &pool, &mut known, &check_dedup, &check_stats).await?;
                 if let (Some(f), false) = (&on_new_mint_keys, batch.1.is_empty()) {
                     f(&batch.1);
                 }
@@ -562,12 +560,26 @@ async fn batch(
 
 /// A batch past dedup: the events left to verify, and what the store needs besides.
 struct Deduped {
-    fresh: Vec<Decoded>,
+    /// Events new to dedup and to the store, with their digests.
+    fresh: Vec<(Decoded, Digest)>,
+    /// Events whose id the store holds but whose copy dedup has not seen verified: a sighting
+    /// only if this copy verifies (a relay can send the real id over other fields).
+    recheck: Vec<(Decoded, Digest)>,
+    /// Copies of events that verified: sightings.
     seen_again: Vec<(RelayUrl, EventId)>,
+    /// Copies of events being verified: sightings if those verify, refusals if not.
+    copies: Vec<(RelayUrl, EventId, u16, Digest)>,
     cursors: Vec<Cursor>,
     rejections: Vec<Rejection>,
     /// Time spent decoding and deduplicating (the verify histogram adds the rest).
     took: Duration,
+}
+
+/// The dedup lock; a panic elsewhere while holding it leaves sets that are still consistent.
+fn lock(dedup: &std::sync::Mutex<Dedup>) -> std::sync::MutexGuard<'_, Dedup> {
+    dedup
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Decode and dedup (memory, then store) one batch; the store's lookup is retried.
@@ -575,7 +587,7 @@ async fn dedup_batch(
     raw: RawBatch,
     pool: &Arc<rayon::ThreadPool>,
     store: &Store,
-    dedup: &mut Dedup,
+    dedup: &std::sync::Mutex<Dedup>,
     stats: &IngestStats,
     mut retry: Retry<'_>,
 ) -> Result<Deduped, IngestError> {
@@ -594,27 +606,42 @@ async fn dedup_batch(
     }
     metrics::histogram!("mintwatch_verify_batch_size").record(events.len() as f64);
     let started = Instant::now();
-    let (decoded, refused) = on_pool(pool, move || verify::decode(events)).await?;
+    let (decoded, refused) = on_pool(pool, move || {
+        let (decoded, refused) = verify::decode(events);
+        let digested: Vec<(Decoded, Digest)> = decoded
+            .into_iter()
+            .map(|d| {
+                let digest = Dedup::digest(&d.event);
+                (d, digest)
+            })
+            .collect();
+        (digested, refused)
+    })
+    .await?;
     rejections.extend(refused.iter().cloned());
     stats
         .rejected
         .fetch_add(refused.len() as u64, Ordering::Relaxed);
 
     let mut seen_again = Vec::new();
-    let mut fresh: Vec<Decoded> = Vec::with_capacity(decoded.len());
-    for d in decoded {
-        if dedup.insert(&d.event) {
-            fresh.push(d);
-        } else {
-            seen_again.push((d.relay, d.event.id));
+    let mut copies = Vec::new();
+    let mut fresh: Vec<(Decoded, Digest)> = Vec::with_capacity(decoded.len());
+    {
+        let mut dedup = lock(dedup);
+        for (d, digest) in decoded {
+            match dedup.admit(digest) {
+                Seen::New => fresh.push((d, digest)),
+                Seen::Verified => seen_again.push((d.relay, d.event.id)),
+                Seen::Pending => copies.push((d.relay, d.event.id, d.event.kind, digest)),
+            }
         }
     }
-    let ids: Vec<EventId> = fresh.iter().map(|d| d.event.id).collect();
+    let ids: Vec<EventId> = fresh.iter().map(|(d, _)| d.event.id).collect();
     let stored: HashSet<EventId> = if ids.is_empty() {
         HashSet::new()
     } else {
-        // The memory dedup above has already counted these events as seen: the lookup is
-        // retried, never the batch, or they would be dropped as their own duplicates.
+        // Dedup has already marked these events pending: the lookup is retried, never the
+        // batch, or they would be taken for copies of themselves.
         loop {
             match store.known_ids(&ids).await {
                 Ok(stored) => break stored,
@@ -623,50 +650,90 @@ async fn dedup_batch(
         }
     };
     retry.succeeded();
-    let (fresh, known_before): (Vec<Decoded>, Vec<Decoded>) = fresh
+    let (fresh, recheck): (Vec<_>, Vec<_>) = fresh
         .into_iter()
-        .partition(|d| !stored.contains(&d.event.id));
-    seen_again.extend(known_before.into_iter().map(|d| (d.relay, d.event.id)));
-    stats
-        .duplicates
-        .fetch_add(seen_again.len() as u64, Ordering::Relaxed);
+        .partition(|(d, _)| !stored.contains(&d.event.id));
     Ok(Deduped {
         fresh,
+        recheck,
         seen_again,
+        copies,
         cursors,
         rejections,
         took: started.elapsed(),
     })
 }
 
-/// Verify and parse one deduplicated batch; also returns the mint keys it made known.
+/// Verify and parse one deduplicated batch, settle its digests in dedup, and keep as sightings
+/// only the copies of events that verified; also returns the mint keys it made known.
 async fn verify_batch(
     deduped: Deduped,
     pool: &Arc<rayon::ThreadPool>,
     known: &mut KnownMintKeys,
+    dedup: &std::sync::Mutex<Dedup>,
     stats: &IngestStats,
 ) -> Result<(StoreBatch, Vec<[u8; 32]>), IngestError> {
     let Deduped {
         fresh,
-        seen_again,
+        recheck,
+        mut seen_again,
+        copies,
         cursors,
         mut rejections,
         took,
     } = deduped;
     let verify_started = Instant::now();
     let mut known_now = std::mem::take(known);
-    let (checked, known_back) = on_pool(pool, move || {
+    let (fresh, digests): (Vec<Decoded>, Vec<Digest>) = fresh.into_iter().unzip();
+    let (checked, rechecked, known_back) = on_pool(pool, move || {
         let checked = verify::verify_and_parse(fresh, &mut known_now);
-        (checked, known_now)
+        let rechecked = verify_batch_by(&recheck, |(d, _)| &d.event);
+        (
+            checked,
+            recheck.into_iter().zip(rechecked).collect::<Vec<_>>(),
+            known_now,
+        )
     })
     .await?;
     *known = known_back;
+    let mut refused = checked.rejections;
+    {
+        let mut dedup = lock(dedup);
+        for (digest, authentic) in digests.into_iter().zip(&checked.authentic) {
+            dedup.settle(digest, *authentic);
+        }
+        for ((d, digest), result) in rechecked {
+            dedup.settle(digest, result.is_ok());
+            match result {
+                Ok(()) => seen_again.push((d.relay, d.event.id)),
+                Err(e) => refused.push(Rejection {
+                    relay: d.relay,
+                    reason: e.label().to_string(),
+                    kind: Some(d.event.kind),
+                }),
+            }
+        }
+        for (relay, id, kind, digest) in copies {
+            if dedup.is_verified(&digest) {
+                seen_again.push((relay, id));
+            } else {
+                refused.push(Rejection {
+                    relay,
+                    reason: COPY_OF_REFUSED.to_string(),
+                    kind: Some(kind),
+                });
+            }
+        }
+    }
     metrics::histogram!("mintwatch_verify_batch_seconds")
         .record((took + verify_started.elapsed()).as_secs_f64());
     stats
+        .duplicates
+        .fetch_add(seen_again.len() as u64, Ordering::Relaxed);
+    stats
         .rejected
-        .fetch_add(checked.rejections.len() as u64, Ordering::Relaxed);
-    rejections.extend(checked.rejections);
+        .fetch_add(refused.len() as u64, Ordering::Relaxed);
+    rejections.extend(refused);
 
     let mut counted: HashMap<Rejection, u64> = HashMap::new();
     for r in rejections {
@@ -688,6 +755,10 @@ async fn verify_batch(
         checked.new_mint_keys,
     ))
 }
+
+/// The refusal reason of an exact copy of an event that failed verification in the same or an
+/// earlier batch still in flight.
+const COPY_OF_REFUSED: &str = "copy-of-refused";
 
 fn record_findings(analyzed: &AnalyzeOutcome, stats: &IngestStats) {
     for (kind, n) in &analyzed.findings {

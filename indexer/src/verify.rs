@@ -53,37 +53,54 @@ fn split<T>(results: Vec<Result<T, Rejection>>) -> (Vec<T>, Vec<Rejection>) {
     (ok, rejected)
 }
 
-/// Remembers recently seen events in two generations, so memory stays bounded: when the current
-/// generation is full it becomes the previous one and the oldest are forgotten (the store answers
-/// for those).
+/// A digest of every field of an event (id, signature, author, time, kind, tags, content).
+pub type Digest = [u8; 32];
+
+/// What dedup knows of an event's digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// An identical copy verified: this one is a duplicate, and a sighting of that event.
+    Verified,
+    /// An identical copy is being verified: this one is a sighting only if that copy verifies.
+    Pending,
+    /// Not seen recently: now pending, and it must be verified and then settled.
+    New,
+}
+
+/// Remembers recently verified events in two generations, so memory stays bounded: when the
+/// current generation is full it becomes the previous one and the oldest are forgotten (the
+/// store answers for those).
 ///
-/// An event is remembered by a digest of *every* field (id, signature, author, time, kind, tags,
-/// content), not by its id or signature: a relay can send a copy of a real event with a broken
-/// signature, or with the real id and signature but another `created_at` or content, before an
-/// honest relay sends the real one. Keyed by id (or id and signature), the copy would be refused
-/// and the real event then dropped as its duplicate. Keyed by everything, a copy that fails
-/// verification can hide only copies identical to itself, which fail too; only the event that
-/// verifies hides the real event's later copies. (The store's known-id check, the second dedup,
-/// holds only verified events, so keying it by id is safe.)
+/// An event is remembered by a digest of *every* field, not by its id or signature: a relay can
+/// send a copy of a real event with a broken signature, or with the real id and signature but
+/// another `created_at` or content, before an honest relay sends the real one. Keyed by id (or
+/// id and signature), the copy would be refused and the real event then dropped as its
+/// duplicate. And only a digest whose event *verified* hides its later copies: copies of a digest
+/// still being verified wait for its outcome ([`Seen::Pending`]), so a relay that repeats a copy
+/// that fails is refused each time, never counted as a relay that carries the event.
 #[derive(Debug)]
 pub struct Dedup {
-    current: HashSet<[u8; 32]>,
-    previous: HashSet<[u8; 32]>,
+    current: HashSet<Digest>,
+    previous: HashSet<Digest>,
+    /// Digests handed to verification and not yet settled (bounded by the batches in flight).
+    pending: HashSet<Digest>,
     capacity: usize,
 }
 
 impl Dedup {
-    /// A dedup that remembers between `capacity` and `2 × capacity` events.
+    /// A dedup that remembers between `capacity` and `2 × capacity` verified events.
     pub fn new(capacity: usize) -> Self {
         Self {
             current: HashSet::with_capacity(capacity.min(1 << 16)),
             previous: HashSet::new(),
+            pending: HashSet::new(),
             capacity: capacity.max(1),
         }
     }
 
-    fn key(event: &SignedEvent) -> [u8; 32] {
-        use sha2::{Digest, Sha256};
+    /// The digest dedup remembers `event` by.
+    pub fn digest(event: &SignedEvent) -> Digest {
+        use sha2::{Digest as _, Sha256};
         let mut h = Sha256::new();
         h.update(event.id.0);
         h.update(event.sig);
@@ -104,16 +121,32 @@ impl Dedup {
         h.finalize().into()
     }
 
-    /// Records `event`; returns `true` if it (every field of it) was not seen recently.
-    pub fn insert(&mut self, event: &SignedEvent) -> bool {
-        let key = Self::key(event);
-        if self.current.contains(&key) || self.previous.contains(&key) {
-            return false;
+    /// What is known of `digest`; a [`Seen::New`] one is pending from now on.
+    pub fn admit(&mut self, digest: Digest) -> Seen {
+        if self.is_verified(&digest) {
+            Seen::Verified
+        } else if !self.pending.insert(digest) {
+            Seen::Pending
+        } else {
+            Seen::New
+        }
+    }
+
+    /// Records whether the pending event of `digest` verified; only then does it hide copies.
+    pub fn settle(&mut self, digest: Digest, verified: bool) {
+        self.pending.remove(&digest);
+        if !verified || self.is_verified(&digest) {
+            return;
         }
         if self.current.len() >= self.capacity {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(key)
+        self.current.insert(digest);
+    }
+
+    /// Whether an event with this digest verified recently.
+    pub fn is_verified(&self, digest: &Digest) -> bool {
+        self.current.contains(digest) || self.previous.contains(digest)
     }
 }
 
@@ -154,6 +187,8 @@ impl KnownMintKeys {
 pub struct Checked {
     /// Verified, parsed events in input order.
     pub verified: Vec<Verified>,
+    /// Whether each input's id and signature verified (content parsed or not), in input order.
+    pub authentic: Vec<bool>,
     /// Refusals with their reasons.
     pub rejections: Vec<Rejection>,
     /// Mint keys seen for the first time in this batch.
@@ -210,7 +245,10 @@ pub fn parse_content(event: &SignedEvent, known: &KnownMintKeys) -> Result<Conte
 /// 4919 is read.
 pub fn verify_and_parse(batch: Vec<Decoded>, known: &mut KnownMintKeys) -> Checked {
     let results = verify_batch_by(&batch, |d| &d.event);
-    let mut checked = Checked::default();
+    let mut checked = Checked {
+        authentic: results.iter().map(Result::is_ok).collect(),
+        ..Checked::default()
+    };
     let mut first = Vec::with_capacity(batch.len());
     let mut fins = Vec::new();
     for (i, (decoded, result)) in batch.into_iter().zip(results).enumerate() {
