@@ -231,6 +231,37 @@ const CDK_POSTGRES: Queries = Queries {
     ),
 };
 
+/// cdk-mintd on SQLite (its default engine; cdk 0.18's `cdk-sqlite` books have the same tables
+/// as on PostgreSQL, with points as BLOB and times as unix seconds).
+const CDK_SQLITE: Queries = Queries {
+    keysets: "SELECT id, unit, CAST(COALESCE(active, 0) AS INTEGER) AS active,
+                     CAST(COALESCE(valid_from, 0) AS INTEGER) AS ord,
+                     COALESCE(derivation_path, '') AS path
+              FROM keyset",
+    max_burn_pos: "SELECT CAST(COALESCE(MAX(created_time), 0) AS INTEGER) FROM proof
+                   WHERE state = 'SPENT'",
+    burns: "SELECT CAST(created_time AS INTEGER) AS pos, CAST(created_time AS INTEGER) AS t,
+                   lower(hex(y)) AS p1, '' AS p2, CAST(amount AS INTEGER) AS amount,
+                   keyset_id AS keyset
+            FROM proof
+            WHERE state = 'SPENT' AND created_time BETWEEN ?1 AND ?2
+            ORDER BY 1, y",
+    mints: "SELECT CAST(COALESCE(signed_time, created_time) AS INTEGER) AS pos,
+                   CAST(COALESCE(signed_time, created_time) AS INTEGER) AS t,
+                   lower(hex(blinded_message)) AS p1, lower(hex(c)) AS p2,
+                   CAST(amount AS INTEGER) AS amount, keyset_id AS keyset
+            FROM blind_signature
+            WHERE c IS NOT NULL AND COALESCE(signed_time, created_time) >= ?1
+            ORDER BY 1, blinded_message",
+    rows: "SELECT (SELECT count(*) FROM proof WHERE state = 'SPENT')
+                + (SELECT count(*) FROM blind_signature WHERE c IS NOT NULL)",
+    burn_overlap: TIMESTAMP_OVERLAP_SECS,
+    mint_overlap: TIMESTAMP_OVERLAP_SECS,
+    pending_floor: Some(
+        "SELECT CAST(MIN(created_time) AS INTEGER) FROM proof WHERE state = 'PENDING'",
+    ),
+};
+
 /// The mint's database, opened read-only.
 pub struct MintDb {
     pool: AnyPool,
@@ -320,17 +351,12 @@ impl MintDb {
                 ))
             }
         };
-        let queries =
-            match (kind, backend) {
-                (MintKind::Nutshell, Backend::Sqlite) => &NUTSHELL_SQLITE,
-                (MintKind::Nutshell, Backend::Postgres) => &NUTSHELL_POSTGRES,
-                (MintKind::Cdk, Backend::Postgres) => &CDK_POSTGRES,
-                (MintKind::Cdk, Backend::Sqlite) => return Err(Error::Config(
-                    "cdk-mintd on SQLite is not supported yet: run cdk-mintd with its PostgreSQL \
-                     database ([database] engine = \"postgres\") and give its URL"
-                        .to_string(),
-                )),
-            };
+        let queries = match (kind, backend) {
+            (MintKind::Nutshell, Backend::Sqlite) => &NUTSHELL_SQLITE,
+            (MintKind::Nutshell, Backend::Postgres) => &NUTSHELL_POSTGRES,
+            (MintKind::Cdk, Backend::Postgres) => &CDK_POSTGRES,
+            (MintKind::Cdk, Backend::Sqlite) => &CDK_SQLITE,
+        };
         Ok(MintDb {
             pool,
             kind,

@@ -107,13 +107,7 @@ impl CdkMint {
 
     /// A cdk wallet of this mint, with its own PostgreSQL database.
     pub async fn wallet(&mut self, name: &str) -> Wallet {
-        let db = fresh_database(&format!("cdk_wallet_{name}")).await;
-        let store = cdk_postgres::new_wallet_pg_database(db.as_str())
-            .await
-            .expect("wallet db");
-        self.databases.push(db);
-        let seed = blake_seed(&format!("{} wallet {name}", self.seed));
-        Wallet::new(&self.url, CurrencyUnit::Sat, Arc::new(store), *seed, None).expect("wallet")
+        cdk_wallet(&self.url, &self.seed, name, &mut self.databases).await
     }
 
     /// Rotates the sat keyset: a new one is active, the old one deactivated.
@@ -127,56 +121,12 @@ impl CdkMint {
 
     /// Reads the mint's own database.
     pub async fn ledger(&self) -> Ledger {
-        let pool = sqlx::PgPool::connect(&self.db).await.expect("mint db");
-        let mut ledger = Ledger::default();
-        for r in sqlx::query(
-            "SELECT encode(y, 'hex') AS y, CAST(amount AS BIGINT) AS amount, keyset_id, state
-             FROM proof",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("proof")
-        {
-            let state: String = r.get("state");
-            if state == "SPENT" {
-                let amount: i64 = r.get("amount");
-                ledger
-                    .spent
-                    .insert(r.get("y"), (amount as u64, r.get("keyset_id")));
-            } else if state == "PENDING" {
-                ledger.pending += 1;
-            }
-        }
-        for r in sqlx::query(
-            "SELECT encode(blinded_message, 'hex') AS b, encode(c, 'hex') AS c,
-                    CAST(amount AS BIGINT) AS amount, keyset_id
-             FROM blind_signature WHERE c IS NOT NULL",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("blind_signature")
-        {
-            let amount: i64 = r.get("amount");
-            ledger
-                .issued
-                .insert(r.get("b"), (r.get("c"), amount as u64, r.get("keyset_id")));
-        }
-        // The epoch is the keyset's place among the unit's keysets in the order cdk derived
-        // them (cdk's first keyset has derivation index 1, not 0).
-        let rows =
-            sqlx::query("SELECT id, unit, active FROM keyset ORDER BY unit, derivation_path_index")
-                .fetch_all(&pool)
-                .await
-                .expect("keyset");
-        let mut next: BTreeMap<String, u64> = BTreeMap::new();
-        for r in rows {
-            let unit: String = r.get("unit");
-            let epoch = next.entry(unit.clone()).or_insert(0);
-            ledger
-                .keysets
-                .insert(r.get("id"), (unit, r.get("active"), *epoch));
-            *epoch += 1;
-        }
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .connect(&self.db)
+            .await
+            .expect("mint db");
+        let ledger = read_ledger(&pool, "encode({}, 'hex')").await;
         pool.close().await;
         ledger
     }
@@ -201,6 +151,104 @@ impl MintUnderTest for CdkMint {
     fn seed(&self) -> &str {
         &self.seed
     }
+}
+
+/// A cdk wallet of the mint at `url` (cdk's HTTP client), with its own PostgreSQL database
+/// (added to `databases`, dropped with the mint).
+/// A cdk mint the tests drive the same way, in process or as cdk-mintd.
+#[allow(async_fn_in_trait)]
+pub trait CdkUnderTest: MintUnderTest {
+    /// A cdk wallet of the mint (over HTTP), with its own PostgreSQL database.
+    async fn wallet(&mut self, name: &str) -> Wallet;
+    /// Deactivates the active `sat` keyset and activates a new one.
+    async fn rotate(&mut self);
+    /// The mint's own books.
+    async fn ledger(&self) -> Ledger;
+    /// Stops the mint and drops the wallets' databases.
+    async fn stop(self);
+}
+
+impl CdkUnderTest for CdkMint {
+    async fn wallet(&mut self, name: &str) -> Wallet {
+        CdkMint::wallet(self, name).await
+    }
+    async fn rotate(&mut self) {
+        CdkMint::rotate(self).await
+    }
+    async fn ledger(&self) -> Ledger {
+        CdkMint::ledger(self).await
+    }
+    async fn stop(self) {
+        CdkMint::stop(self).await
+    }
+}
+
+pub async fn cdk_wallet(url: &str, seed: &str, name: &str, databases: &mut Vec<String>) -> Wallet {
+    let db = fresh_database(&format!("cdk_wallet_{name}")).await;
+    let store = cdk_postgres::new_wallet_pg_database(db.as_str())
+        .await
+        .expect("wallet db");
+    databases.push(db);
+    let seed = blake_seed(&format!("{seed} wallet {name}"));
+    Wallet::new(url, CurrencyUnit::Sat, Arc::new(store), *seed, None).expect("wallet")
+}
+
+/// What a cdk mint's books say (cdk 0.18's `proof`, `blind_signature` and `keyset`, the same
+/// tables on PostgreSQL and SQLite); `hex` turns a BLOB/BYTEA column `{}` into lowercase hex.
+pub async fn read_ledger(pool: &sqlx::AnyPool, hex: &str) -> Ledger {
+    let hex = |column: &str| hex.replace("{}", column);
+    let mut ledger = Ledger::default();
+    let proofs = format!(
+        "SELECT {} AS y, CAST(amount AS BIGINT) AS amount, keyset_id, state FROM proof",
+        hex("y")
+    );
+    for r in sqlx::query(&proofs).fetch_all(pool).await.expect("proof") {
+        let state: String = r.get("state");
+        if state == "SPENT" {
+            let amount: i64 = r.get("amount");
+            ledger
+                .spent
+                .insert(r.get("y"), (amount as u64, r.get("keyset_id")));
+        } else if state == "PENDING" {
+            ledger.pending += 1;
+        }
+    }
+    let signatures = format!(
+        "SELECT {} AS b, {} AS c, CAST(amount AS BIGINT) AS amount, keyset_id
+         FROM blind_signature WHERE c IS NOT NULL",
+        hex("blinded_message"),
+        hex("c")
+    );
+    for r in sqlx::query(&signatures)
+        .fetch_all(pool)
+        .await
+        .expect("blind_signature")
+    {
+        let amount: i64 = r.get("amount");
+        ledger
+            .issued
+            .insert(r.get("b"), (r.get("c"), amount as u64, r.get("keyset_id")));
+    }
+    // The epoch is the keyset's place among the unit's keysets in the order cdk derived them
+    // (cdk's first keyset has derivation index 1, not 0).
+    let rows = sqlx::query(
+        "SELECT id, unit, CAST(CASE WHEN active THEN 1 ELSE 0 END AS BIGINT) AS active
+         FROM keyset ORDER BY unit, derivation_path_index",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("keyset");
+    let mut next: BTreeMap<String, u64> = BTreeMap::new();
+    for r in rows {
+        let unit: String = r.get("unit");
+        let active: i64 = r.get("active");
+        let epoch = next.entry(unit.clone()).or_insert(0);
+        ledger
+            .keysets
+            .insert(r.get("id"), (unit, active != 0, *epoch));
+        *epoch += 1;
+    }
+    ledger
 }
 
 /// 64 bytes of seed from a text, for test mints and wallets.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cdk;
+pub mod cdk_mintd;
 pub mod nutshell;
 pub mod wallet;
 
@@ -28,6 +29,26 @@ pub trait MintUnderTest {
     fn db(&self) -> &str;
     /// The secret its key derives from (`sha256` of it, as nutshell's `MINT_PRIVATE_KEY`).
     fn seed(&self) -> &str;
+}
+
+/// Waits until the mint `name` at `url` answers `/v1/info`, at most `within`; panics with its
+/// output (`process`) if it does not.
+pub async fn wait_for_info(url: &str, name: &str, within: Duration, process: Option<&Running>) {
+    let info = format!("{url}/v1/info");
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Ok(r) = reqwest::get(&info).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} did not answer {info} within {within:?}:\n{}",
+            process.map(Running::output).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A gateway process beside a mint, with its files.

@@ -11,7 +11,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
 
 use crate::common::{free_port, Running};
-use crate::gateway_support::MintUnderTest;
+use crate::gateway_support::{wait_for_info, MintUnderTest};
 
 /// The nutshell virtual environment `scripts/setup.sh` makes.
 fn venv_bin(name: &str) -> PathBuf {
@@ -167,24 +167,13 @@ impl Nutshell {
             .env("DEBUG", "false")
             .stderr(std::process::Stdio::null());
         self.process = Some(Running::spawn("nutshell mint", cmd));
-        let info = format!("{}/v1/info", self.url);
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(r) = reqwest::get(&info).await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nutshell did not answer {info} within 120 s:\n{}",
-                self.process
-                    .as_ref()
-                    .map(Running::output)
-                    .unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_for_info(
+            &self.url,
+            "nutshell",
+            Duration::from_secs(120),
+            self.process.as_ref(),
+        )
+        .await;
     }
 
     /// The mint's `/v1/info` as JSON.
