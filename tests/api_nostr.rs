@@ -25,8 +25,8 @@ use mintwatch_protocol::kinds::{ASSERTION, CASHU_DATA, LABEL, SERVICE_INFO, SERV
 use mintwatch_protocol::output::nip44::{self, ConversationKey};
 use mintwatch_protocol::output::{
     build_request, open_response, parse_assertion, parse_service_info, verify_evidence_label,
-    CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, Method, MintParam, Query, Recheck,
-    Response, Sort,
+    CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, EvidenceQuery, Method, MintParam,
+    Query, Recheck, Response, Sort,
 };
 use mintwatch_protocol::{EventId, FindingKind, IdentityLevel, MintKey, Point, SignedEvent, Unit};
 use mintwatch_sim::{MintRole, Simulation};
@@ -81,6 +81,8 @@ fn service_config(relay: &str, keys: &Keys, publish_interval: Duration) -> Nostr
         },
         max_concurrent_requests: 4,
         connect_timeout: Duration::from_secs(5),
+        // One label per `get_evidence` page, so the wallet must follow `next` to see them all.
+        evidence_page_bytes: 1,
         ..NostrService::new(vec![relay.to_string()], keys.clone())
     }
 }
@@ -545,27 +547,46 @@ fn expected_findings(sim: &Simulation) -> BTreeSet<Proven> {
         .collect()
 }
 
+/// Every mint's evidence, page by page (the service answers one label per page here), following
+/// `next` until it is absent.
 async fn get_evidence(wallet: &mut Wallet, sim: &Simulation) {
     let service = wallet.service;
     let mut proven = BTreeSet::new();
+    let mut pages = 0;
     for (key, s) in &sim.stats {
-        let result: EvidenceResult = wallet
-            .ok(&Query::GetEvidence(MintParam { mint: *key }))
-            .await;
-        assert!(
-            result.omitted.is_empty(),
-            "{}: {:?}",
-            s.name,
-            result.omitted
-        );
-        for label in &result.labels {
-            let label = SignedEvent::from_value(label).expect("an event");
-            let p = verified(&label, &service);
-            assert_eq!(p.1, *key, "a label of another mint");
-            proven.insert(p);
+        let mut offset = None;
+        loop {
+            let result: EvidenceResult = wallet
+                .ok(&Query::GetEvidence(EvidenceQuery { mint: *key, offset }))
+                .await;
+            pages += 1;
+            assert!(
+                result.omitted.is_empty() && result.not_listed == 0,
+                "{}: {:?}",
+                s.name,
+                result.omitted
+            );
+            assert!(result.labels.len() <= 1, "one label per page");
+            for label in &result.labels {
+                let label = SignedEvent::from_value(label).expect("an event");
+                let p = verified(&label, &service);
+                assert_eq!(p.1, *key, "a label of another mint");
+                assert!(proven.insert(p), "a label on two pages");
+            }
+            match result.next {
+                Some(next) => {
+                    assert!(offset.is_none_or(|o| next > o), "pages advance");
+                    offset = Some(next);
+                }
+                None => break,
+            }
         }
     }
     assert_eq!(proven, expected_findings(sim));
+    assert!(
+        pages > sim.stats.len(),
+        "some mint's evidence took more than one page"
+    );
 }
 
 async fn bad_requests(wallet: &mut Wallet, relay: &TestRelay) {

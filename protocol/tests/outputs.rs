@@ -9,8 +9,8 @@ use mintwatch_protocol::output::{
     build_assertion, build_evidence_label, build_request, build_response, build_service_info,
     open_request, open_response, parse_assertion, parse_service_info, verify_evidence_label,
     verify_evidence_label_structure, verify_evidence_label_with, BuildError, CheckSpent,
-    DirectoryQuery, ErrorCode, Evidence, EvidenceError, Method, MintAssertion, MintParam,
-    OpenError, Query, Recheck, Response, Sort,
+    DirectoryQuery, ErrorCode, Evidence, EvidenceError, EvidenceQuery, Method, MintAssertion,
+    MintParam, OpenError, Query, Recheck, Response, Sort,
 };
 use mintwatch_protocol::{
     Amount, Epoch, EventId, FindingKind, IdentityLevel, MintKey, MintUrl, Network, Point,
@@ -510,7 +510,11 @@ fn request_response_round_trip() {
             mint: None,
         }),
         Query::GetMint(MintParam { mint }),
-        Query::GetEvidence(MintParam { mint }),
+        Query::GetEvidence(EvidenceQuery { mint, offset: None }),
+        Query::GetEvidence(EvidenceQuery {
+            mint,
+            offset: Some(40),
+        }),
         Query::SearchMints(DirectoryQuery {
             q: Some("minibits".into()),
             unit: Some(Unit::parse("sat").expect("unit")),

@@ -56,6 +56,9 @@ pub struct NostrService {
     pub max_concurrent_requests: usize,
     /// How long to wait for relays at start, and for our published events to be read back.
     pub connect_timeout: Duration,
+    /// Bytes of labels in one `get_evidence` page, at most
+    /// ([`service::EVIDENCE_BUDGET_BYTES`], also the default).
+    pub evidence_page_bytes: usize,
 }
 
 impl NostrService {
@@ -75,6 +78,7 @@ impl NostrService {
             },
             max_concurrent_requests: 16,
             connect_timeout: Duration::from_secs(10),
+            evidence_page_bytes: service::EVIDENCE_BUDGET_BYTES,
         }
     }
 }
@@ -168,7 +172,8 @@ impl NostrService {
         let server = tokio::spawn(serve(
             client.clone(),
             notifications,
-            QueryService::new(store.clone(), self.keys.clone()),
+            QueryService::new(store.clone(), self.keys.clone())
+                .with_evidence_page_bytes(self.evidence_page_bytes),
             self.keys.clone(),
             Limits {
                 requester: self.rate_limit,

@@ -17,10 +17,13 @@ use mintwatch_store::{Store, StoreError};
 use super::reports;
 use crate::read::ReadError;
 
-/// At most this many bytes of labels go into one `get_evidence` answer; findings past it are
-/// listed with their proving event ids only (their labels are on the relays), and the whole
-/// answer is then cut to [`MAX_ANSWER_PLAINTEXT`] (see [`fit_evidence`]).
+/// At most this many bytes of labels go into one `get_evidence` answer (a page); the findings
+/// after it are on the next page (`next`), and the whole answer is then cut to
+/// [`MAX_ANSWER_PLAINTEXT`] as a last resort (see [`fit_evidence`]).
 pub const EVIDENCE_BUDGET_BYTES: usize = 56 * 1024;
+
+/// Open findings read for one `get_evidence` page at most.
+const EVIDENCE_PAGE_FINDINGS: usize = 500;
 
 /// Bytes of the answer around the `get_evidence` result (`{"result_type":…,"error":null}`).
 const ANSWER_ENVELOPE_BYTES: usize = 128;
@@ -45,10 +48,14 @@ pub struct EvidenceResult {
     pub labels: Vec<Value>,
     /// Findings whose label did not fit (or could not be built).
     pub omitted: Vec<OmittedFinding>,
-    /// Findings not listed at all, to keep the answer under 65,408 bytes; the HTTP API
-    /// (`GET /v1/mints/{mint_key}/findings`) lists every one.
+    /// Findings not listed at all, to keep the answer under 65,408 bytes (a last resort: pages
+    /// are sized to fit); the HTTP API (`GET /v1/mints/{mint_key}/findings`) lists every one.
     #[serde(default)]
     pub not_listed: u64,
+    /// The `offset` of the next page: the open findings from there on are not in this answer.
+    /// Absent when this answer reaches the last open finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
 }
 
 /// The first value of every `name` tag of an event in JSON.
@@ -103,6 +110,8 @@ fn listed_len<T: Serialize>(value: &T) -> usize {
 pub struct QueryService {
     store: Store,
     keys: nostr::Keys,
+    /// Bytes of labels in one `get_evidence` page ([`EVIDENCE_BUDGET_BYTES`]).
+    evidence_page_bytes: usize,
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
@@ -117,7 +126,18 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value, ServiceError> {
 impl QueryService {
     /// A service over `store`, answering as `keys`.
     pub fn new(store: Store, keys: nostr::Keys) -> Self {
-        Self { store, keys }
+        Self {
+            store,
+            keys,
+            evidence_page_bytes: EVIDENCE_BUDGET_BYTES,
+        }
+    }
+
+    /// The same service with `get_evidence` pages of at most `bytes` of labels (each page
+    /// still carries at least one label): small pages for tests.
+    pub fn with_evidence_page_bytes(mut self, bytes: usize) -> Self {
+        self.evidence_page_bytes = bytes.min(EVIDENCE_BUDGET_BYTES);
+        self
     }
 
     /// The response to one request event (not yet encrypted).
@@ -156,17 +176,25 @@ impl QueryService {
                 }
                 Err(e @ (ReadError::Store(_) | ReadError::Merged(_))) => Err(internal(e)),
             },
-            Query::GetEvidence(p) => to_value(&self.evidence(&p.mint).await?),
+            Query::GetEvidence(p) => {
+                to_value(&self.evidence(&p.mint, p.offset.unwrap_or(0)).await?)
+            }
         }
     }
 
-    async fn evidence(&self, mint: &MintKey) -> Result<EvidenceResult, ServiceError> {
+    async fn evidence(&self, mint: &MintKey, offset: u64) -> Result<EvidenceResult, ServiceError> {
         if !self.store.mint_exists(mint).await.map_err(internal)? {
             return Err(not_found(mint));
         }
-        let mut result = evidence_labels(&self.store, &self.keys, mint, EVIDENCE_BUDGET_BYTES)
-            .await
-            .map_err(internal)?;
+        let mut result = evidence_labels(
+            &self.store,
+            &self.keys,
+            mint,
+            offset,
+            self.evidence_page_bytes,
+        )
+        .await
+        .map_err(internal)?;
         fit_evidence(&mut result, MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
         Ok(result)
     }
@@ -176,15 +204,23 @@ fn not_found(mint: &MintKey) -> ServiceError {
     ServiceError::new(ErrorCode::NotFound, format!("mint {mint} is not known"))
 }
 
-/// Builds a label per unresolved finding of `mint`, within `budget` bytes of labels.
+/// Builds the labels of the unresolved findings of `mint` from the `offset`-th on, until the
+/// next label would pass `budget` bytes of labels (a page holds at least one label, so pages
+/// always advance); `next` says where the following page starts. A finding whose label cannot
+/// be built is listed under `omitted` with the reason.
 pub async fn evidence_labels(
     store: &Store,
     keys: &nostr::Keys,
     mint: &MintKey,
+    offset: u64,
     budget: usize,
 ) -> Result<EvidenceResult, StoreError> {
     let findings = reports::open_findings(store, Some(mint)).await?;
-    let ids: Vec<_> = findings
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(findings.len());
+    let page = &findings[start..findings.len().min(start + EVIDENCE_PAGE_FINDINGS)];
+    let ids: Vec<_> = page
         .iter()
         .flat_map(|f| f.event_ids.iter().copied())
         .collect();
@@ -194,32 +230,35 @@ pub async fn evidence_labels(
         labels: Vec::new(),
         omitted: Vec::new(),
         not_listed: 0,
+        next: None,
     };
     let mut used = 0usize;
-    for f in &findings {
-        let omit = |reason: String| OmittedFinding {
-            finding: f.kind.as_str().to_string(),
-            events: f.event_ids.iter().map(|i| i.to_hex()).collect(),
-            reason,
-        };
+    let mut end = start + page.len();
+    for (i, f) in page.iter().enumerate() {
         let label = reports::evidence_of(f, &events)
             .and_then(|e| build_evidence_label(keys, &e).map_err(|e| e.to_string()));
         match label {
             Ok(label) => {
                 let json = label.to_json();
-                if used + json.len() > budget {
-                    out.omitted
-                        .push(omit("over this answer's size budget".to_string()));
-                } else {
-                    used += json.len();
-                    out.labels.push(label.to_value());
+                if used + json.len() > budget && !out.labels.is_empty() {
+                    end = start + i;
+                    break;
                 }
+                used += json.len();
+                out.labels.push(label.to_value());
             }
             Err(why) => {
                 warn!(mint = %mint, finding = %f.kind, %why, "evidence label not built");
-                out.omitted.push(omit(format!("label not built: {why}")));
+                out.omitted.push(OmittedFinding {
+                    finding: f.kind.as_str().to_string(),
+                    events: f.event_ids.iter().map(|i| i.to_hex()).collect(),
+                    reason: format!("label not built: {why}"),
+                });
             }
         }
+    }
+    if end < findings.len() {
+        out.next = Some(end as u64);
     }
     Ok(out)
 }
@@ -252,6 +291,7 @@ mod tests {
                 })
                 .collect(),
             not_listed: 0,
+            next: None,
         };
         let before = result.labels.len() + result.omitted.len();
         fit_evidence(&mut result, MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
@@ -270,6 +310,7 @@ mod tests {
             labels: (0..30).map(label).collect(),
             omitted: Vec::new(),
             not_listed: 0,
+            next: None,
         };
         fit_evidence(small, MAX_ANSWER_PLAINTEXT - ANSWER_ENVELOPE_BYTES);
         assert!(!small.labels.is_empty() && !small.omitted.is_empty());

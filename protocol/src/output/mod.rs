@@ -24,8 +24,8 @@ pub use evidence::{
 };
 pub use query::{
     build_request, build_response, build_service_info, open_request, open_response,
-    parse_service_info, CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, Method, MintParam,
-    OpenError, OpenedResponse, Query, Response, ServiceError, Sort, SpentStatus,
+    parse_service_info, CheckSpent, CheckSpentResult, DirectoryQuery, ErrorCode, EvidenceQuery,
+    Method, MintParam, OpenError, OpenedResponse, Query, Response, ServiceError, Sort, SpentStatus,
     MAX_ANSWER_PLAINTEXT, MAX_EVENTS_PER_Y,
 };
 pub use recheck::{epoch_detail, FindingRecheck, NoRecheck, ProtocolRecheck, Recheck};

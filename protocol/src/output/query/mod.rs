@@ -26,7 +26,7 @@ pub use envelope::{
     build_request, build_response, build_service_info, open_request, open_response,
     parse_service_info, OpenError, OpenedResponse, ENCRYPTION,
 };
-pub use request::{CheckSpent, Method, MintParam, Query, MAX_CHECK_SPENT_YS};
+pub use request::{CheckSpent, EvidenceQuery, Method, MintParam, Query, MAX_CHECK_SPENT_YS};
 pub use response::{
     CheckSpentResult, ErrorCode, Response, ServiceError, SpentStatus, MAX_ANSWER_PLAINTEXT,
     MAX_EVENTS_PER_Y,

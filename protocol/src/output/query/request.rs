@@ -80,11 +80,22 @@ pub struct CheckSpent {
     pub mint: Option<MintKey>,
 }
 
-/// Parameters naming one mint (`get_mint`, `get_evidence`).
+/// Parameters naming one mint (`get_mint`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MintParam {
     /// The mint.
     pub mint: MintKey,
+}
+
+/// `get_evidence` parameters: a mint, and which page of its open findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceQuery {
+    /// The mint.
+    pub mint: MintKey,
+    /// Index of the first open finding to answer (in the service's order): the `next` of the
+    /// previous answer; absent or 0 for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 /// A request: a method and its parameters. On the wire `{"method": ..., "params": {...}}`.
@@ -98,7 +109,7 @@ pub enum Query {
     /// `search_mints`.
     SearchMints(DirectoryQuery),
     /// `get_evidence`.
-    GetEvidence(MintParam),
+    GetEvidence(EvidenceQuery),
 }
 
 impl Query {
