@@ -10,170 +10,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{log_field, Running};
-use sqlx::Row;
+use common::indexer_run::{count, listen_of, readyz, served, settled, start};
 
 use mintwatch_indexer::fault::FAULT_ENV;
 use mintwatch_sim::{SimConfig, Simulation, Simulator};
 use mintwatch_testkit::{
     acceptable, ensure_database, small_simulation, wait_for, OwnPostgres, TestDb, TestRelay, AS_OF,
 };
-
-/// Events per batch: small, so the corpus is many batches and a crash lands in the middle.
-const BATCH: &str = "8";
-
-/// `mintwatch run` against `relay` and `db`, with `env` added; logs on stdout (collected).
-fn start(relay: &TestRelay, database_url: &str, env: &[(&str, &str)]) -> Running {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mintwatch"));
-    for var in ["MINTWATCH_CONFIG", "MINTWATCH_KEY_FILE", FAULT_ENV] {
-        command.env_remove(var);
-    }
-    command
-        .arg("run")
-        .env("MINTWATCH_RELAYS", &relay.url)
-        .env("DATABASE_URL", database_url)
-        .env("MINTWATCH_LISTEN", "127.0.0.1:0")
-        .env("MINTWATCH_BATCH_SIZE", BATCH)
-        .env("MINTWATCH_RANK_AS_OF", AS_OF.to_string())
-        .env("RUST_LOG", "info")
-        .envs(env.iter().copied())
-        .stderr(Stdio::null());
-    Running::spawn("mintwatch run", command)
-}
-
-/// The address the API listens on, from the start line.
-fn listen_of(run: &Running) -> String {
-    let line = run.wait_for_line(Duration::from_secs(60), |l| l.contains("mintwatch running"));
-    log_field(&line, "listen")
-        .expect("the log names the bound address")
-        .to_string()
-}
-
-async fn count(url: &str, sql: &str) -> i64 {
-    let pool = sqlx::PgPool::connect(url).await.expect("connect");
-    let n: i64 = sqlx::query_scalar(sql)
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    pool.close().await;
-    n
-}
-
-async fn readyz(listen: &str) -> (u16, String) {
-    match reqwest::get(format!("http://{listen}/readyz")).await {
-        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-        Err(e) => (0, e.to_string()),
-    }
-}
-
-/// Waits until every acceptable event is stored, the analysis queue is empty (every batch
-/// analysed and its mints ranked) and `/readyz` says ready.
-async fn settled(url: &str, listen: &str, events: i64) -> bool {
-    wait_for(Duration::from_secs(120), || async {
-        count(url, "SELECT count(*) FROM events").await >= events
-            && count(url, "SELECT count(*) FROM analysis_queue").await == 0
-            && readyz(listen).await.0 == 200
-    })
-    .await
-}
-
-/// Fields that say when this process did something, or in which order it numbered its rows, not
-/// what the data is.
-const WHEN: [&str; 4] = ["ranked_at", "updated_at", "first_found", "received_at"];
-
-/// `value` without [`WHEN`], and with only the open findings of a findings page, without their
-/// row ids: a resolved finding records a state that held between two batches (a liability
-/// inversion before the mint's next 4919 arrived), which depends on where batches happened to
-/// split, not on the events; what stays open is a function of the events alone.
-fn stable(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            map.retain(|k, _| !WHEN.contains(&k.as_str()));
-            if let Some(serde_json::Value::Array(findings)) = map.get_mut("findings") {
-                findings.retain(|f| f.get("resolved") != Some(&serde_json::Value::Bool(true)));
-                for f in findings.iter_mut() {
-                    if let Some(f) = f.as_object_mut() {
-                        f.remove("id");
-                    }
-                }
-            }
-            map.values_mut().for_each(stable);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(stable),
-        _ => {}
-    }
-}
-
-/// Everything the indexer serves about the corpus: each mint's whole report and open findings
-/// as the API answers them, and the stored burns, reviews and open findings.
-async fn served(url: &str, listen: &str) -> BTreeMap<String, serde_json::Value> {
-    let pool = sqlx::PgPool::connect(url).await.expect("connect");
-    let keys: Vec<String> = sqlx::query_scalar("SELECT encode(key, 'hex') FROM mints ORDER BY key")
-        .fetch_all(&pool)
-        .await
-        .expect("mints");
-    let mut out = BTreeMap::new();
-    let http = reqwest::Client::new();
-    for key in keys {
-        for path in [
-            format!("v1/mints/{key}"),
-            format!("v1/mints/{key}/findings?limit=200"),
-        ] {
-            let response = http
-                .get(format!("http://{listen}/{path}"))
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(response.status(), 200, "{path}");
-            let mut body: serde_json::Value = response.json().await.expect("json");
-            stable(&mut body);
-            out.insert(path, body);
-        }
-    }
-    let findings = sqlx::query(
-        "SELECT encode(mint, 'hex') AS mint, kind, finding_key, event_ids, detail::text AS detail
-         FROM findings WHERE NOT resolved ORDER BY mint, kind, finding_key",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("findings");
-    let findings: Vec<String> = findings
-        .iter()
-        .map(|r| {
-            let ids: Vec<Vec<u8>> = r.get("event_ids");
-            format!(
-                "{} {} {} {} {}",
-                r.get::<String, _>("mint"),
-                r.get::<String, _>("kind"),
-                r.get::<String, _>("finding_key"),
-                ids.iter().map(hex::encode).collect::<Vec<_>>().join(","),
-                r.get::<String, _>("detail"),
-            )
-        })
-        .collect();
-    out.insert("findings".into(), serde_json::json!(findings));
-    for (name, sql) in [
-        ("burns", "SELECT count(*) FROM burns"),
-        ("issued", "SELECT count(*) FROM issued"),
-        ("reviews", "SELECT count(*) FROM reviews"),
-        (
-            "duplicate burns",
-            "SELECT count(*) FROM (SELECT event_id, pos FROM burns GROUP BY 1, 2
-             HAVING count(*) > 1) d",
-        ),
-    ] {
-        let n: i64 = sqlx::query_scalar(sql)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        out.insert(name.into(), serde_json::json!(n));
-    }
-    pool.close().await;
-    out
-}
 
 /// A corpus on a relay, how many of its events must be stored, and what an uninterrupted run
 /// of it serves.
@@ -195,7 +40,7 @@ impl Reference {
     async fn of(relay: TestRelay, sim: &Simulation, env: &[(&str, &str)]) -> Reference {
         let events = acceptable(&[&relay], sim).await.len() as i64;
         let db = TestDb::new().await;
-        let mut run = start(&relay, &db.url, env);
+        let mut run = start(&relay.url, &db.url, env);
         let listen = listen_of(&run);
         assert!(settled(&db.url, &listen, events).await, "{}", run.output());
         let served = served(&db.url, &listen).await;
@@ -221,7 +66,7 @@ impl Reference {
 /// without it and compares everything served with the reference.
 async fn crash_and_recover(reference: &Reference, fault: &str, left_queued: &str) {
     let db = TestDb::new().await;
-    let mut crashing = start(&reference.relay, &db.url, &[(FAULT_ENV, fault)]);
+    let mut crashing = start(&reference.relay.url, &db.url, &[(FAULT_ENV, fault)]);
     let status = crashing
         .wait_exit(Duration::from_secs(120))
         .unwrap_or_else(|| panic!("{fault}: no crash; output:\n{}", crashing.output()));
@@ -238,7 +83,7 @@ async fn crash_and_recover(reference: &Reference, fault: &str, left_queued: &str
         "{fault}: the crash left nothing in the analysis queue ({left_queued})"
     );
 
-    let mut run = start(&reference.relay, &db.url, &[]);
+    let mut run = start(&reference.relay.url, &db.url, &[]);
     let listen = listen_of(&run);
     assert!(
         settled(&db.url, &listen, reference.events).await,
@@ -284,7 +129,11 @@ async fn an_analysis_error_is_retried_once_and_fatal_when_it_lasts() {
 
     // Fails once: retried, nothing lost, the process keeps running.
     let db = TestDb::new().await;
-    let mut run = start(&reference.relay, &db.url, &[(FAULT_ENV, "analyze-error=1")]);
+    let mut run = start(
+        &reference.relay.url,
+        &db.url,
+        &[(FAULT_ENV, "analyze-error=1")],
+    );
     let listen = listen_of(&run);
     assert!(
         settled(&db.url, &listen, reference.events).await,
@@ -323,7 +172,7 @@ async fn an_analysis_error_is_retried_once_and_fatal_when_it_lasts() {
     // non-zero and says why.
     let db = TestDb::new().await;
     let mut run = start(
-        &reference.relay,
+        &reference.relay.url,
         &db.url,
         &[
             (FAULT_ENV, "analyze-error=forever"),
@@ -386,7 +235,7 @@ async fn postgres_stopped_in_the_middle_of_a_backfill_loses_and_duplicates_nothi
     let pg = OwnPostgres::start().expect("a PostgreSQL of the test's own");
     let url = pg.url("mintwatch");
     ensure_database(&url).await.expect("database");
-    let mut run = start(&reference.relay, &url, &SLOW);
+    let mut run = start(&reference.relay.url, &url, &SLOW);
     let listen = listen_of(&run);
     assert!(
         wait_for(Duration::from_secs(60), || async {
@@ -455,7 +304,7 @@ async fn a_relay_that_drops_in_the_middle_of_a_backfill_and_comes_back_loses_not
         .expect("port");
     let events = acceptable(&[&relay], &sim).await.len() as i64;
     let db = TestDb::new().await;
-    let mut run = start(&relay, &db.url, &SLOW);
+    let mut run = start(&relay.url, &db.url, &SLOW);
     let listen = listen_of(&run);
     assert!(
         wait_for(Duration::from_secs(60), || async {

@@ -106,6 +106,16 @@ impl TestRelay {
             .collect()
     }
 
+    /// The events of `kind` the relay serves now, as stored (replacements applied).
+    pub async fn events_of_kind(&self, kind: u16) -> Vec<Event> {
+        self.db
+            .query(Filter::new().kind(nostr_relay_builder::prelude::Kind::Custom(kind)))
+            .await
+            .expect("query relay database")
+            .into_iter()
+            .collect()
+    }
+
     /// Stops the relay: no new connections, and the open ones are closed.
     pub fn shutdown(&self) {
         self.accept.abort();

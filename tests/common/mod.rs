@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod indexer_run;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
