@@ -389,11 +389,15 @@ impl Publisher {
                 })
                 .collect(),
             closed: Vec::new(),
+            forget_below: Vec::new(),
         };
         let wm_moves: Vec<(Feed, i64)> = pending.wm.drain().collect();
         for (feed, mark) in &wm_moves {
             let mark = (*mark).max(self.wm[feed]);
             changes.meta.push((wm_key(*feed), mark.to_string()));
+            // The same floor the window in memory is pruned to below, once this is stored.
+            let floor = read_floor(*feed, mark, &self.db, pending.pending_floor);
+            changes.forget_below.push((*feed, floor));
         }
         let out = OutEvent {
             id: id.clone(),

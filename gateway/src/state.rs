@@ -85,6 +85,10 @@ pub struct Changes {
     pub totals: Vec<(String, u64, u64, u64)>,
     /// Keysets whose epoch this event closes.
     pub closed: Vec<String>,
+    /// `(feed, floor)`: the keys of `feed` published below `floor` are forgotten, since no read
+    /// goes below it again (the feed's read floor after this event); the table of published keys
+    /// then holds the re-read window only, not the mint's whole history.
+    pub forget_below: Vec<(Feed, i64)>,
 }
 
 /// One event of the outbox as a relay task sends it.
@@ -274,16 +278,17 @@ impl State {
             .map_err(state_err)
     }
 
-    /// Entries published so far.
+    /// Entries published so far (in the outbox's events).
     pub async fn published_count(&self) -> Result<i64, Error> {
-        sqlx::query_scalar("SELECT count(*) FROM published")
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(entries), 0) AS INTEGER) FROM outbox")
             .fetch_one(&self.pool)
             .await
             .map_err(state_err)
     }
 
     /// Stores one signed event with everything it changes, in one transaction. A key already
-    /// published fails the whole transaction: an entry is never stored twice.
+    /// published inside the re-read window fails the whole transaction: an entry is never
+    /// stored twice (below the window no row is read again).
     pub async fn store(&self, event: &OutEvent, changes: &Changes) -> Result<i64, Error> {
         let mut tx = self.pool.begin().await.map_err(state_err)?;
         let seq: i64 = sqlx::query_scalar(
@@ -313,6 +318,14 @@ impl State {
                 q = q.bind(key.as_slice()).bind(feed_code(*feed)).bind(*pos);
             }
             q.execute(&mut *tx).await.map_err(state_err)?;
+        }
+        for (feed, floor) in &changes.forget_below {
+            sqlx::query("DELETE FROM published WHERE feed = ?1 AND pos < ?2")
+                .bind(feed_code(*feed))
+                .bind(*floor)
+                .execute(&mut *tx)
+                .await
+                .map_err(state_err)?;
         }
         for (key, value) in &changes.meta {
             sqlx::query(
@@ -415,5 +428,70 @@ impl State {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn event(id: &str, entries: usize) -> OutEvent {
+        OutEvent {
+            id: id.to_string(),
+            kind: 4919,
+            created_at: 1,
+            entries,
+            oldest: None,
+            json: "{}".to_string(),
+        }
+    }
+
+    fn keys(positions: &[i64]) -> Vec<(Feed, Vec<u8>, i64)> {
+        positions
+            .iter()
+            .map(|p| (Feed::Burns, vec![u8::try_from(*p).expect("small"); 33], *p))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn published_keys_below_the_floor_are_forgotten_and_the_window_still_refuses_repeats() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = State::open(&dir.path().join("state.sqlite3"))
+            .await
+            .expect("open");
+        let first = Changes {
+            published: keys(&[1, 2, 3]),
+            forget_below: vec![(Feed::Burns, 0)],
+            ..Changes::default()
+        };
+        state.store(&event("a", 3), &first).await.expect("stored");
+        let second = Changes {
+            published: keys(&[4, 5]),
+            forget_below: vec![(Feed::Burns, 4)],
+            ..Changes::default()
+        };
+        state.store(&event("b", 2), &second).await.expect("stored");
+
+        let mut kept: Vec<i64> = state
+            .published_since(Feed::Burns, i64::MIN)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|(_, pos)| pos)
+            .collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec![4, 5], "only the window is kept");
+        assert_eq!(state.published_count().await.expect("count"), 5);
+
+        // A key of the window again: the whole event is refused, nothing of it stored.
+        let again = Changes {
+            published: keys(&[5, 6]),
+            ..Changes::default()
+        };
+        assert!(state.store(&event("c", 2), &again).await.is_err());
+        assert_eq!(state.published_count().await.expect("count"), 5);
+        assert_eq!(state.last_seq().await.expect("seq"), 2);
     }
 }
