@@ -436,19 +436,20 @@ impl MintDb {
     }
 
     /// Spent proofs with `from <= pos <= to`, in position order, streamed (memory does not grow
-    /// with the table). A row that cannot be published comes as a [`BadRow`].
-    pub fn burns(&self, from: i64, to: i64) -> RowStream<'_, BurnRow> {
-        let rows = sqlx::query(self.queries.burns)
-            .bind(from)
-            .bind(to)
-            .fetch(&self.pool);
-        checked(rows, RawRow::burn)
+    /// with the table). A row that cannot be published comes as a [`BadRow`]. Read ahead of the
+    /// consumer (see [`read_ahead`]).
+    pub fn burns(&self, from: i64, to: i64) -> RowStream<'static, BurnRow> {
+        read_ahead(
+            self.pool.clone(),
+            self.queries.burns,
+            [from, to],
+            RawRow::burn,
+        )
     }
 
-    /// Issued signatures with `pos >= from`, in position order, streamed.
-    pub fn mints(&self, from: i64) -> RowStream<'_, MintRow> {
-        let rows = sqlx::query(self.queries.mints).bind(from).fetch(&self.pool);
-        checked(rows, RawRow::mint)
+    /// Issued signatures with `pos >= from`, in position order, streamed and read ahead.
+    pub fn mints(&self, from: i64) -> RowStream<'static, MintRow> {
+        read_ahead(self.pool.clone(), self.queries.mints, [from], RawRow::mint)
     }
 
     /// Closes the pool.
@@ -460,36 +461,70 @@ impl MintDb {
 /// The points of a batch of rows, checked, in the order the rows' columns hold them.
 type CheckedPoints = std::vec::IntoIter<Result<Point, String>>;
 
-/// Rows whose points are checked on the curve [`POINT_BATCH`] rows at a time
-/// ([`Point::parse_many`]), then built by `build`.
-fn checked<'a, T: Send + 'a>(
-    rows: BoxStream<'a, Result<sqlx::any::AnyRow, sqlx::Error>>,
+/// One batch of rows, read and checked.
+type Chunk<T> = Vec<Result<Result<Keyed<T>, BadRow>, Error>>;
+
+/// Batches of [`POINT_BATCH`] rows read ahead of the consumer, at most.
+const CHUNKS_AHEAD: usize = 4;
+
+/// Runs `sql` with `binds` on a task of its own that reads the rows, checks their points on the
+/// curve [`POINT_BATCH`] rows at a time ([`Point::parse_many`]) and builds them with `build`,
+/// up to [`CHUNKS_AHEAD`] batches ahead: the mint's database is read and checked while the
+/// consumer packs, signs and stores what came before (on two cores, each has one). Dropping the
+/// stream stops the task at its next batch.
+fn read_ahead<T: Send + 'static, const N: usize>(
+    pool: AnyPool,
+    sql: &'static str,
+    binds: [i64; N],
     build: fn(RawRow, &mut CheckedPoints) -> Result<Keyed<T>, BadRow>,
-) -> RowStream<'a, T> {
-    rows.map(|row| RawRow::read(&row.map_err(Error::MintDb)?))
-        .chunks(POINT_BATCH)
-        .flat_map(move |chunk| {
-            let texts: Vec<&str> = chunk
-                .iter()
-                .flatten()
-                .flat_map(|r| [r.p1.as_deref(), r.p2.as_deref()])
-                .flatten()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .collect();
-            let mut points = Point::parse_many(&texts)
-                .into_iter()
-                .zip(&texts)
-                .map(|(p, t)| p.map_err(|e| format!("{t:?}: {e}")))
-                .collect::<Vec<_>>()
-                .into_iter();
-            let out: Vec<_> = chunk
-                .into_iter()
-                .map(|row| Ok(build(row?, &mut points)))
-                .collect();
-            futures::stream::iter(out)
-        })
-        .boxed()
+) -> RowStream<'static, T> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk<T>>(CHUNKS_AHEAD);
+    tokio::spawn(async move {
+        let mut query = sqlx::query(sql);
+        for b in binds {
+            query = query.bind(b);
+        }
+        let mut chunks = query
+            .fetch(&pool)
+            .map(|row| RawRow::read(&row.map_err(Error::MintDb)?))
+            .chunks(POINT_BATCH);
+        while let Some(chunk) = chunks.next().await {
+            if tx.send(check_chunk(chunk, build)).await.is_err() {
+                return;
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((futures::stream::iter(chunk), rx))
+    })
+    .flatten()
+    .boxed()
+}
+
+/// Checks the points of a batch of rows at once and builds each row.
+fn check_chunk<T>(
+    chunk: Vec<Result<RawRow, Error>>,
+    build: fn(RawRow, &mut CheckedPoints) -> Result<Keyed<T>, BadRow>,
+) -> Chunk<T> {
+    let texts: Vec<&str> = chunk
+        .iter()
+        .flatten()
+        .flat_map(|r| [r.p1.as_deref(), r.p2.as_deref()])
+        .flatten()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut points = Point::parse_many(&texts)
+        .into_iter()
+        .zip(&texts)
+        .map(|(p, t)| p.map_err(|e| format!("{t:?}: {e}")))
+        .collect::<Vec<_>>()
+        .into_iter();
+    chunk
+        .into_iter()
+        .map(|row| Ok(build(row?, &mut points)))
+        .collect()
 }
 
 /// Rows read before their points are checked as one batch.
