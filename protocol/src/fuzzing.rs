@@ -130,6 +130,23 @@ pub fn query_request(data: &[u8]) {
     }
 }
 
+/// An NMC request (kind 27338) as a gateway opens it at a fixed time, and its plaintext as
+/// JSON: a request that opens names a method of the table, and its HTTP call either builds or
+/// is a `BAD_REQUEST`; a refusal is an answer or silence, never a panic.
+pub fn nmc_request(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = serde_json::from_str::<crate::nmc::NmcRequest>(&text);
+    if let Ok(mut request) = SignedEvent::from_json(&text) {
+        request.kind = kinds::NMC_REQUEST;
+        if let Ok(opened) = crate::nmc::open_request(&service_keys(), &request, request.created_at)
+        {
+            if let Err(e) = crate::nmc::http_call(opened.method, &opened.params) {
+                assert_eq!(e.code, crate::nmc::NmcErrorCode::BadRequest);
+            }
+        }
+    }
+}
+
 /// An evidence label (NIP-32 kind 1985) verified on its own, embedded events and re-check
 /// included.
 pub fn evidence_label(data: &[u8]) {
@@ -145,12 +162,13 @@ pub type Harness = fn(&[u8]);
 
 /// Every harness of this module, by name: the fuzz targets and the property tests use the
 /// same table.
-pub const HARNESSES: [(&str, Harness); 7] = [
+pub const HARNESSES: [(&str, Harness); 8] = [
     ("relay_message", relay_message),
     ("event_json", event_json),
     ("event_contents", event_contents),
     ("cashu_data", cashu_data),
     ("nip44_payload", nip44_payload),
     ("query_request", query_request),
+    ("nmc_request", nmc_request),
     ("evidence_label", evidence_label),
 ];

@@ -26,6 +26,13 @@ pub const SERVICE_REQUEST: u16 = 28172;
 /// Query service response (ephemeral, published by mintwatch).
 pub const SERVICE_RESPONSE: u16 = 28173;
 
+/// Nostr Mint Connect service info (replaceable, signed by the mint key; docs/NMC.md).
+pub const NMC_INFO: u16 = 17338;
+/// Nostr Mint Connect request (ephemeral, signed by a fresh key of the wallet).
+pub const NMC_REQUEST: u16 = 27338;
+/// Nostr Mint Connect response (ephemeral, signed by the mint key).
+pub const NMC_RESPONSE: u16 = 27339;
+
 /// Largest event accepted, as JSON bytes.
 pub const MAX_EVENT_JSON_BYTES: usize = 512 * 1024;
 /// Largest number of entries accepted in one 4919 event, summed over its groups.

@@ -27,6 +27,7 @@ pub mod findings;
 pub mod fuzzing;
 pub mod kinds;
 pub mod nip87;
+pub mod nmc;
 pub mod on_curve;
 pub mod output;
 pub mod relay_message;

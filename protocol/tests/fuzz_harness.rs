@@ -9,6 +9,7 @@ mod common;
 use std::sync::OnceLock;
 
 use mintwatch_protocol::fuzzing::HARNESSES;
+use mintwatch_protocol::nmc::{self, NmcRequest};
 use mintwatch_protocol::output::nip44::{self, ConversationKey};
 use mintwatch_protocol::output::query::{build_request, DirectoryQuery, Query};
 use proptest::prelude::*;
@@ -63,6 +64,16 @@ fn seeds(harness: &str) -> &'static [Vec<u8>] {
             })
             .collect();
         let body = serde_json::to_vec(&query).expect("query JSON");
+        // A real NMC request to the harness's mint key (the same fixed key), and its plaintext.
+        let nmc_body = NmcRequest {
+            method: "mint_quote".into(),
+            params: serde_json::json!({"payment_method": "bolt11", "amount": 100, "unit": "sat"}),
+        };
+        let nmc = nmc::build_request(&wallet, &service.public_key(), &nmc_body, None)
+            .expect("an NMC request builds")
+            .to_json()
+            .into_bytes();
+        let nmc_seeds = vec![nmc, serde_json::to_vec(&nmc_body).expect("JSON")];
         let mut with_request = events.clone();
         with_request.push(request);
         with_request.push(body);
@@ -73,6 +84,7 @@ fn seeds(harness: &str) -> &'static [Vec<u8>] {
             ("cashu_data", events.iter().take(3).cloned().collect()),
             ("nip44_payload", payloads),
             ("query_request", with_request),
+            ("nmc_request", nmc_seeds),
             ("evidence_label", events),
         ]
     });

@@ -57,7 +57,7 @@ pub enum BuildError {
 }
 
 /// Builds and signs one event with `nostr`, then converts it to mintwatch's event type.
-fn sign(
+pub(crate) fn sign(
     keys: &nostr::Keys,
     kind: u16,
     tags: Vec<Vec<String>>,
@@ -75,6 +75,6 @@ fn sign(
 }
 
 /// A two-element tag.
-fn tag2(name: &str, value: impl Into<String>) -> Vec<String> {
+pub(crate) fn tag2(name: &str, value: impl Into<String>) -> Vec<String> {
     vec![name.to_string(), value.into()]
 }
