@@ -22,7 +22,7 @@ use mintwatch_protocol::EventId;
 
 use crate::batch::{Batch, EVENT_OVERHEAD_BYTES};
 use crate::error::Error;
-use crate::mintdb::{BadRow, Feed, KeysetRow, MintDb};
+use crate::mintdb::{BadRow, BurnRow, Feed, KeysetRow, MintDb, MintRow, RowStream};
 use crate::state::{Changes, KnownKeyset, OutEvent, State};
 use crate::telemetry as m;
 
@@ -196,64 +196,10 @@ impl Publisher {
         let before = self.published;
 
         let from = read_floor(Feed::Mints, self.wm[&Feed::Mints], &self.db, pending_floor);
-        let db = Arc::clone(&self.db);
-        let mut mints = db.mints(from);
-        while let Some(row) = mints.next().await {
-            let row = match row? {
-                Ok(r) => r,
-                Err(bad) => {
-                    bad_row(Feed::Mints, &bad);
-                    continue;
-                }
-            };
-            let key = *row.row.b_.as_bytes();
-            if self.windows[&Feed::Mints].keys.contains(&key) {
-                continue;
-            }
-            let Some((unit, epoch)) = self.unit_epoch(&row.keyset, Feed::Mints, row.row.pos) else {
-                continue;
-            };
-            let entry = MintEntry {
-                b_: row.row.b_,
-                c_: row.row.c_,
-                amount: row.row.amount,
-            };
-            if !pending.batch.push_mint(&unit, epoch, entry) {
-                self.flush(&mut pending).await?;
-                pending.batch.push_mint(&unit, epoch, entry);
-            }
-            self.note(&mut pending, Feed::Mints, key, row.row.pos, row.row.time);
-        }
-        drop(mints);
-
+        self.pack(self.db.mints(from), &mut pending).await?;
         let from = read_floor(Feed::Burns, self.wm[&Feed::Burns], &self.db, pending_floor);
-        let mut burns = db.burns(from, burn_cut);
-        while let Some(row) = burns.next().await {
-            let row = match row? {
-                Ok(r) => r,
-                Err(bad) => {
-                    bad_row(Feed::Burns, &bad);
-                    continue;
-                }
-            };
-            let key = *row.row.y.as_bytes();
-            if self.windows[&Feed::Burns].keys.contains(&key) {
-                continue;
-            }
-            let Some((unit, epoch)) = self.unit_epoch(&row.keyset, Feed::Burns, row.row.pos) else {
-                continue;
-            };
-            let entry = BurnEntry {
-                y: row.row.y,
-                amount: row.row.amount,
-            };
-            if !pending.batch.push_burn(&unit, epoch, entry) {
-                self.flush(&mut pending).await?;
-                pending.batch.push_burn(&unit, epoch, entry);
-            }
-            self.note(&mut pending, Feed::Burns, key, row.row.pos, row.row.time);
-        }
-        drop(burns);
+        self.pack(self.db.burns(from, burn_cut), &mut pending)
+            .await?;
         self.flush(&mut pending).await?;
         self.close_epochs(&mint_keysets).await?;
         for feed in [Feed::Burns, Feed::Mints] {
@@ -268,6 +214,40 @@ impl Publisher {
             .oldest_unstored
             .store(i64::MAX, Ordering::Relaxed);
         Ok(usize::try_from(self.published - before).unwrap_or(0))
+    }
+
+    /// Packs one feed's rows into the pending event, storing it whenever it is full. A row
+    /// already published (inside the re-read window) or of an unknown keyset is skipped, a row
+    /// that cannot be published is logged and counted.
+    async fn pack<T: FeedRow>(
+        &mut self,
+        mut rows: RowStream<'static, T>,
+        pending: &mut Pending,
+    ) -> Result<(), Error> {
+        while let Some(row) = rows.next().await {
+            let row = match row? {
+                Ok(r) => r,
+                Err(bad) => {
+                    bad_row(T::FEED, &bad);
+                    continue;
+                }
+            };
+            let key = row.row.key();
+            if self.windows[&T::FEED].keys.contains(&key) {
+                continue;
+            }
+            let (pos, time) = row.row.place();
+            let Some((unit, epoch)) = self.unit_epoch(&row.keyset, T::FEED, pos) else {
+                continue;
+            };
+            if !row.row.push(&mut pending.batch, &unit, epoch) {
+                self.flush(pending).await?;
+                // An empty batch takes any one entry.
+                row.row.push(&mut pending.batch, &unit, epoch);
+            }
+            self.note(pending, T::FEED, key, pos, time);
+        }
+        Ok(())
     }
 
     /// Records a row added to the pending event.
@@ -521,6 +501,59 @@ impl Publisher {
             self.latest.send_replace(seq);
         }
         Ok(())
+    }
+}
+
+/// A row of one feed, as a cycle packs it.
+trait FeedRow: Send + 'static {
+    /// The feed it belongs to.
+    const FEED: Feed;
+    /// Its feed position and the unix time the mint stamped on it.
+    fn place(&self) -> (i64, i64);
+    /// What the re-read window remembers it by (`B_` or `Y`).
+    fn key(&self) -> [u8; 33];
+    /// Adds its entry to `batch`; false when the batch has no room for it.
+    fn push(&self, batch: &mut Batch, unit: &Unit, epoch: Epoch) -> bool;
+}
+
+impl FeedRow for MintRow {
+    const FEED: Feed = Feed::Mints;
+    fn place(&self) -> (i64, i64) {
+        (self.pos, self.time)
+    }
+    fn key(&self) -> [u8; 33] {
+        *self.b_.as_bytes()
+    }
+    fn push(&self, batch: &mut Batch, unit: &Unit, epoch: Epoch) -> bool {
+        batch.push_mint(
+            unit,
+            epoch,
+            MintEntry {
+                b_: self.b_,
+                c_: self.c_,
+                amount: self.amount,
+            },
+        )
+    }
+}
+
+impl FeedRow for BurnRow {
+    const FEED: Feed = Feed::Burns;
+    fn place(&self) -> (i64, i64) {
+        (self.pos, self.time)
+    }
+    fn key(&self) -> [u8; 33] {
+        *self.y.as_bytes()
+    }
+    fn push(&self, batch: &mut Batch, unit: &Unit, epoch: Epoch) -> bool {
+        batch.push_burn(
+            unit,
+            epoch,
+            BurnEntry {
+                y: self.y,
+                amount: self.amount,
+            },
+        )
     }
 }
 
