@@ -30,6 +30,7 @@ pub mod nip87;
 pub mod nmc;
 pub mod on_curve;
 pub mod output;
+pub mod ratelimit;
 pub mod relay_message;
 pub mod reputation;
 mod serde_text;

@@ -4,7 +4,7 @@
 //! - [`publish`]: NIP-85 assertions (30382) per mint, NIP-32 evidence labels (1985) per
 //!   finding;
 //! - [`service`]: the NIP-44 encrypted query service (18172 info, 28172 requests, 28173
-//!   responses), with a token bucket per requester ([`ratelimit`]);
+//!   responses), with a token bucket per requester (`mintwatch_protocol::ratelimit`);
 //! - [`reports`]: the reads they need.
 //!
 //! [`NostrService::start`] runs all of it over one nostr-sdk `Client` until
@@ -12,7 +12,6 @@
 
 pub mod keys;
 pub mod publish;
-pub mod ratelimit;
 pub mod reports;
 pub mod service;
 
@@ -33,8 +32,8 @@ use mintwatch_protocol::SignedEvent;
 use mintwatch_store::Store;
 
 pub use keys::{load_or_create_key, KeyFileError};
+pub use mintwatch_protocol::ratelimit::{GlobalBucket, RateLimit, TokenBuckets, Verdict};
 pub use publish::{OutputCounts, OutputStats, Publisher, ScanOutcome};
-pub use ratelimit::{GlobalBucket, RateLimit, TokenBuckets, Verdict};
 pub use service::QueryService;
 
 /// How the nostr outputs run.

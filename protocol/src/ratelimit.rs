@@ -1,5 +1,6 @@
-//! Token buckets per requester key, so that one requester cannot take the query service from
-//! the others, and one for all requesters together, since a fresh key costs nothing.
+//! Token buckets per requester key, so that one requester cannot take a nostr service (the
+//! indexer's query service, a gateway's NMC) from the others, and one for all requesters
+//! together, since a fresh key costs nothing. The caller gives the time: no clock is read here.
 //!
 //! A requester over its rate is told so once (`RATE_LIMITED`), then ignored until its bucket
 //! has a token again: answering every refused request would make the service an amplifier (each
