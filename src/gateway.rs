@@ -73,6 +73,10 @@ pub struct GatewayArgs {
     /// Largest event in KiB, at most 512 (some public relays take less) [default: 512].
     #[arg(long, env = "MINTWATCH_GATEWAY_MAX_EVENT_KIB", value_name = "KIB")]
     max_event_kib: Option<usize>,
+    /// Serve the mint's API over nostr (Nostr Mint Connect, docs/NMC.md) on the relays
+    /// [default: true].
+    #[arg(long, env = "MINTWATCH_GATEWAY_NMC", value_name = "BOOL")]
+    nmc: Option<bool>,
     /// Print the effective settings (a database password as `***`) and exit.
     #[arg(long)]
     print_config: bool,
@@ -127,6 +131,8 @@ pub struct GatewayLayer {
     max_lag_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_event_kib: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nmc: Option<bool>,
 }
 
 impl GatewayLayer {
@@ -144,6 +150,7 @@ impl GatewayLayer {
             info_secs: self.info_secs.or(lower.info_secs),
             max_lag_secs: self.max_lag_secs.or(lower.max_lag_secs),
             max_event_kib: self.max_event_kib.or(lower.max_event_kib),
+            nmc: self.nmc.or(lower.nmc),
         }
     }
 
@@ -237,6 +244,7 @@ impl GatewayLayer {
                     .unwrap_or(mintwatch_gateway::DEFAULT_MAX_LAG_SECS),
             ),
             max_event_kib: Some(max_event_kib),
+            nmc: Some(self.nmc.unwrap_or(true)),
         })
     }
 
@@ -258,6 +266,10 @@ impl GatewayLayer {
             network: get(self.network),
             listen: self.listen.filter(|l| !l.is_empty()),
             relay_timing: RelayTiming::default(),
+            nmc: self
+                .nmc
+                .unwrap_or(true)
+                .then(mintwatch_gateway::nmc::NmcSettings::default),
         })
     }
 }
@@ -280,6 +292,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         info_secs: args.info_secs,
         max_lag_secs: args.max_lag_secs,
         max_event_kib: args.max_event_kib,
+        nmc: args.nmc,
     };
     let settings = cli
         .over(GatewayLayer::load(args.config.as_deref())?)

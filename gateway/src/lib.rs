@@ -16,6 +16,7 @@ pub mod http;
 pub mod identity;
 pub mod key;
 pub mod mintdb;
+pub mod nmc;
 pub mod relay;
 pub mod state;
 pub mod telemetry;
@@ -77,6 +78,8 @@ pub struct GatewayConfig {
     pub listen: Option<String>,
     /// Relay retry timing.
     pub relay_timing: RelayTiming,
+    /// Serve the mint's API over nostr (NMC), with these settings; `None` turns it off.
+    pub nmc: Option<nmc::NmcSettings>,
 }
 
 /// Runs the gateway until `stop` resolves. Refuses to start when the key is not the mint's.
@@ -150,6 +153,16 @@ async fn run_inner(
     let last = state.last_seq().await?;
     let (latest_tx, latest_rx) = watch::channel(last);
     publish_info(&state, config, &info, &latest_tx).await?;
+
+    if let Some(settings) = &config.nmc {
+        tasks.extend(nmc::start(
+            config.keys.clone(),
+            &config.relays,
+            config.mint_url.clone(),
+            settings.clone(),
+            &stop_rx,
+        )?);
+    }
 
     let progress = Arc::new(Progress {
         cursors: config

@@ -100,26 +100,13 @@ pub async fn run(
     progress.cursors[index].1.store(cursor, Ordering::Relaxed);
     let mut connect_backoff = timing.backoff_initial;
     loop {
-        if *stop.borrow() {
+        let Some(connected) = connect(&url, &mut stop).await else {
             return;
-        }
-        let connected = tokio::select! {
-            c = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str())) => c,
-            _ = stop.changed() => return,
         };
         let mut ws = match connected {
-            Ok(Ok((ws, _))) => ws,
-            Ok(Err(e)) => {
+            Ok(ws) => ws,
+            Err(e) => {
                 warn!(relay = %url, error = %e, retry_in = ?connect_backoff, "cannot connect");
-                fail(FailureReason::Connection);
-                if sleep_or_stop(connect_backoff, &mut stop).await {
-                    return;
-                }
-                connect_backoff = (connect_backoff * 2).min(timing.backoff_max);
-                continue;
-            }
-            Err(_) => {
-                warn!(relay = %url, "connection timed out");
                 fail(FailureReason::Connection);
                 if sleep_or_stop(connect_backoff, &mut stop).await {
                     return;
@@ -213,7 +200,31 @@ pub async fn run(
     }
 }
 
-type Ws =
+/// Connects to `url`, waiting at most 10 s; `None` when `stop` is or turns true first, else
+/// the connection or why there is none.
+pub(crate) async fn connect(
+    url: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Result<Ws, String>> {
+    if *stop.borrow() {
+        return None;
+    }
+    let connecting = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(url),
+    );
+    tokio::select! {
+        c = connecting => Some(match c {
+            Ok(Ok((ws, _))) => Ok(ws),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out after 10 s".to_string()),
+        }),
+        _ = stop.changed() => None,
+    }
+}
+
+/// A relay connection.
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Sends one event and waits for the relay's `OK` about it.
@@ -252,7 +263,7 @@ async fn send_one(ws: &mut Ws, event: &Stored, timeout: Duration) -> Result<Answ
 }
 
 /// Sleeps `d`; true if `stop` turned true meanwhile.
-async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+pub(crate) async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => *stop.borrow(),
         _ = stop.changed() => true,

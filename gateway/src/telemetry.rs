@@ -28,8 +28,27 @@ pub const IDENTITY_OK: &str = "mintwatch_gateway_identity_ok";
 /// by feed: counter.
 pub const BAD_ROWS: &str = "mintwatch_gateway_bad_rows_total";
 
+/// NMC requests, by outcome (one of [`NMC_OUTCOMES`]): counter.
+pub const NMC_REQUESTS: &str = "mintwatch_gateway_nmc_requests_total";
+
+/// What became of an NMC request: answered by the mint; its 4xx/5xx passed on; the mint did not
+/// answer; answered with another error (bad request, unknown method, too large); told once it is
+/// over its rate; over a rate again, unanswered; delivered again and answered from memory;
+/// ignored (not for this mint, expired, too old, forged); dropped because the queue was full.
+pub const NMC_OUTCOMES: [&str; 9] = [
+    "answered",
+    "mint_error",
+    "unavailable",
+    "refused",
+    "rate_limited",
+    "over_rate",
+    "repeated",
+    "ignored",
+    "dropped",
+];
+
 /// Every metric name, for the test that proves they are exported.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     ENTRIES_PUBLISHED,
     EVENTS_STORED,
     RELAY_ACKS,
@@ -40,6 +59,7 @@ pub const ALL: [&str; 10] = [
     LAG_ROWS,
     IDENTITY_OK,
     BAD_ROWS,
+    NMC_REQUESTS,
 ];
 
 /// Why a send failed.
@@ -108,6 +128,7 @@ fn describe() {
         BAD_ROWS,
         "Rows of the mint database that cannot be published"
     );
+    describe_counter!(NMC_REQUESTS, "NMC requests, by outcome");
 }
 
 /// Sets every metric to its starting value so each is exported from the start.
@@ -133,6 +154,9 @@ pub fn register(relays: &[String]) {
             metrics::counter!(RELAY_FAILURES, "relay" => relay.clone(), "reason" => reason.as_str())
                 .absolute(0);
         }
+    }
+    for outcome in NMC_OUTCOMES {
+        metrics::counter!(NMC_REQUESTS, "outcome" => outcome).absolute(0);
     }
     metrics::gauge!(LAG_SECONDS).set(0.0);
     metrics::gauge!(LAG_ROWS).set(0.0);

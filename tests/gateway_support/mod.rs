@@ -5,6 +5,7 @@
 
 pub mod cdk;
 pub mod cdk_mintd;
+pub mod nmc_client;
 pub mod nutshell;
 pub mod wallet;
 
@@ -159,7 +160,8 @@ pub struct Published {
     pub batches: usize,
     /// Largest event JSON seen, bytes.
     pub largest_event: usize,
-    /// Every event id on the relay signed by the mint.
+    /// Every event id on the relay signed by the mint that an indexer reads (all but the NMC
+    /// service info, 17338).
     pub ids: Vec<String>,
 }
 
@@ -189,7 +191,9 @@ pub async fn published(url: &str, mint: &PublicKey) -> Published {
     for e in events.iter() {
         let json = e.as_json();
         p.largest_event = p.largest_event.max(json.len());
-        p.ids.push(e.id.to_hex());
+        if e.kind != Kind::Custom(mintwatch_protocol::kinds::NMC_INFO) {
+            p.ids.push(e.id.to_hex());
+        }
         let signed = SignedEvent::from_json(&json).expect("a valid event");
         if e.kind == Kind::Custom(4919) {
             p.batches += 1;

@@ -19,13 +19,18 @@ pub struct BulkWallet {
     pub proofs: Vec<Proof>,
 }
 
-struct Outputs {
-    messages: Vec<BlindedMessage>,
-    secrets: Vec<Secret>,
-    rs: Vec<SecretKey>,
+/// Blinded messages of 1 sat each, with what unblinds their signatures.
+pub struct Outputs {
+    /// What the mint signs.
+    pub messages: Vec<BlindedMessage>,
+    /// The secrets.
+    pub secrets: Vec<Secret>,
+    /// The blinding factors.
+    pub rs: Vec<SecretKey>,
 }
 
-fn outputs(keyset: Id, n: usize) -> Outputs {
+/// `n` outputs of 1 sat of `keyset`.
+pub fn outputs(keyset: Id, n: usize) -> Outputs {
     let mut o = Outputs {
         messages: Vec::with_capacity(n),
         secrets: Vec::with_capacity(n),
