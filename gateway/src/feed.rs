@@ -401,12 +401,13 @@ impl Publisher {
         for (feed, mark) in wm_moves {
             let w = self.wm.entry(feed).or_insert(START);
             *w = (*w).max(mark);
-            // Rows are read in position order: those below the new floor are behind this
-            // cycle's read and the next one's, so their keys are dropped now, not at the end
-            // of the cycle (a backfill of a million rows would hold them all).
-            let floor = read_floor(feed, *w, &self.db, pending.pending_floor);
-            if let Some(window) = self.windows.get_mut(&feed) {
-                window.prune(floor);
+        }
+        // Rows are read in position order: those below the new floor are behind this cycle's
+        // read and the next one's, so their keys are dropped now, from memory as from the
+        // state, not at the end of the cycle (a backfill of a million rows would hold them all).
+        for (feed, floor) in &changes.forget_below {
+            if let Some(window) = self.windows.get_mut(feed) {
+                window.prune(*floor);
             }
         }
         for s in sums {

@@ -23,6 +23,7 @@ use mintwatch_protocol::nmc::{
     NmcMethod, NmcResponse, Refusal, MAX_REQUEST_AGE_SECS,
 };
 use mintwatch_protocol::ratelimit::{GlobalBucket, RateLimit, TokenBuckets, Verdict};
+use mintwatch_protocol::relay_message::RelayMessage;
 use mintwatch_protocol::{EventId, SignedEvent};
 
 use crate::telemetry as m;
@@ -185,14 +186,13 @@ async fn relay_task(
     }
 }
 
-/// The event of an `["EVENT", <sub>, <event>]` message, if it is one.
+/// The event of an `["EVENT", <sub>, <event>]` message, if it is one (the protocol's relay
+/// message parser, which bounds what it collects of a hostile message).
 fn request_of(text: &str) -> Option<SignedEvent> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let parts = value.as_array()?;
-    if parts.first()?.as_str()? != "EVENT" {
-        return None;
+    match RelayMessage::parse(text).ok()? {
+        RelayMessage::Event { event, .. } => SignedEvent::from_json(event.get()).ok(),
+        _ => None,
     }
-    SignedEvent::from_json(&parts.get(2)?.to_string()).ok()
 }
 
 fn unix_now() -> u64 {
@@ -287,28 +287,24 @@ impl Dispatcher {
             self.prune(now);
         }
         let opened = match open_request(&self.keys, &request, unix_now()) {
-            Ok(o) => o,
+            Ok(o) => Ok(o),
             Err(Refusal::Ignore(why)) => {
                 metrics::counter!(m::NMC_REQUESTS, "outcome" => "ignored").increment(1);
                 debug!(id = %request.id, why, "NMC: request ignored");
                 return;
             }
-            Err(Refusal::Answer { result_type, error }) => {
-                if self.admitted(&request) {
-                    self.respond(&request, &NmcResponse::err(&result_type, error), "refused");
-                }
-                return;
-            }
+            Err(Refusal::Answer { result_type, error }) => Err((result_type, error)),
         };
+        // Every answer costs a signature and an encryption: errors are rate-limited as well.
         match self.buckets.verdict(&request.pubkey, now) {
             Verdict::Admit if self.global.allow(now) => {}
             Verdict::Refuse => {
+                let method = match &opened {
+                    Ok(o) => o.method.as_str().to_string(),
+                    Err((result_type, _)) => result_type.clone(),
+                };
                 let error = NmcError::new(NmcErrorCode::RateLimited, "slow down");
-                self.respond(
-                    &request,
-                    &NmcResponse::err(opened.method.as_str(), error),
-                    "rate_limited",
-                );
+                self.respond(&request, &NmcResponse::err(&method, error), "rate_limited");
                 return;
             }
             _ => {
@@ -316,6 +312,13 @@ impl Dispatcher {
                 return;
             }
         }
+        let opened = match opened {
+            Ok(o) => o,
+            Err((result_type, error)) => {
+                self.respond(&request, &NmcResponse::err(&result_type, error), "refused");
+                return;
+            }
+        };
         self.answered.insert(
             request.id,
             Answered {
@@ -364,14 +367,6 @@ impl Dispatcher {
                 Err(e) => warn!(error = %e, "NMC: response not built"),
             }
         });
-    }
-
-    /// The rate check for requests answered with an error before any call (so undecryptable
-    /// floods are not answered without end).
-    fn admitted(&mut self, request: &SignedEvent) -> bool {
-        let now = Instant::now();
-        matches!(self.buckets.verdict(&request.pubkey, now), Verdict::Admit)
-            && self.global.allow(now)
     }
 }
 
