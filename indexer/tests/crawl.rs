@@ -746,6 +746,15 @@ async fn a_relay_closing_author_filters_keeps_the_connection_and_is_not_widened_
         );
         sink.drain_for(Duration::from_millis(20)).await;
     }
+    // mint-authors is two subscriptions (live and its backfill walk), each retried once before
+    // it is given up: the first given up does not mean the other's retry has been asked yet.
+    // Sentinel: two pings (200 ms) after it, well past the 50 ms retry delay.
+    let seen = pings.load(Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pings.load(Ordering::SeqCst) < seen + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no ping");
+        sink.drain_for(Duration::from_millis(20)).await;
+    }
     let asked = author_reqs.load(Ordering::SeqCst);
     assert!(
         asked >= 2,
