@@ -77,6 +77,10 @@ pub struct GatewayArgs {
     /// [default: true].
     #[arg(long, env = "MINTWATCH_GATEWAY_NMC", value_name = "BOOL")]
     nmc: Option<bool>,
+    /// The local address the gateway's calls to the mint come from (an IP of this host), so
+    /// the mint's firewall or access log tells them apart [default: the system's choice].
+    #[arg(long, env = "MINTWATCH_GATEWAY_MINT_SOURCE", value_name = "IP")]
+    mint_source: Option<String>,
     /// Print the effective settings (a database password as `***`) and exit.
     #[arg(long)]
     print_config: bool,
@@ -133,6 +137,8 @@ pub struct GatewayLayer {
     max_event_kib: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nmc: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mint_source: Option<String>,
 }
 
 impl GatewayLayer {
@@ -151,6 +157,7 @@ impl GatewayLayer {
             max_lag_secs: self.max_lag_secs.or(lower.max_lag_secs),
             max_event_kib: self.max_event_kib.or(lower.max_event_kib),
             nmc: self.nmc.or(lower.nmc),
+            mint_source: self.mint_source.or(lower.mint_source),
         }
     }
 
@@ -245,6 +252,14 @@ impl GatewayLayer {
             ),
             max_event_kib: Some(max_event_kib),
             nmc: Some(self.nmc.unwrap_or(true)),
+            mint_source: match self.mint_source {
+                Some(ip) => Some(
+                    ip.parse::<std::net::IpAddr>()
+                        .map_err(|e| anyhow::anyhow!("mint_source {ip:?}: {e}"))?
+                        .to_string(),
+                ),
+                None => None,
+            },
         })
     }
 
@@ -270,6 +285,7 @@ impl GatewayLayer {
                 .nmc
                 .unwrap_or(true)
                 .then(mintwatch_gateway::nmc::NmcSettings::default),
+            mint_source: self.mint_source.map(|ip| ip.parse()).transpose()?,
         })
     }
 }
@@ -293,6 +309,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         max_lag_secs: args.max_lag_secs,
         max_event_kib: args.max_event_kib,
         nmc: args.nmc,
+        mint_source: args.mint_source,
     };
     let settings = cli
         .over(GatewayLayer::load(args.config.as_deref())?)

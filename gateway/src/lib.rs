@@ -80,6 +80,8 @@ pub struct GatewayConfig {
     pub relay_timing: RelayTiming,
     /// Serve the mint's API over nostr (NMC), with these settings; `None` turns it off.
     pub nmc: Option<nmc::NmcSettings>,
+    /// The local address of the gateway's calls to the mint (`None`: the system's choice).
+    pub mint_source: Option<std::net::IpAddr>,
 }
 
 /// Runs the gateway until `stop` resolves. Refuses to start when the key is not the mint's.
@@ -120,7 +122,11 @@ async fn run_inner(
     stop: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     tokio::pin!(stop);
-    let http = reqwest::Client::new();
+    // One client for every call to the mint (identity and NMC), from `mint_source` if set.
+    let http = reqwest::Client::builder()
+        .local_address(config.mint_source)
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
     // The mint may start after its sidecar: wait for it.
     let mut wait = Duration::from_millis(500);
     let info = loop {
@@ -157,6 +163,7 @@ async fn run_inner(
     if let Some(settings) = &config.nmc {
         tasks.extend(nmc::start(
             config.keys.clone(),
+            http.clone(),
             &config.relays,
             config.mint_url.clone(),
             settings.clone(),

@@ -63,10 +63,11 @@ const QUEUE: usize = 1_024;
 /// Answered request ids remembered at most; the oldest beyond it are forgotten first.
 const MAX_REMEMBERED: usize = 50_000;
 
-/// Starts the NMC service on `relays` for the mint at `mint_url`: one task per relay and the
+/// Starts the NMC service on `relays` for the mint at `mint_url` (called with `http`): one task per relay and the
 /// dispatcher, all stopping when `stop` turns true.
 pub fn start(
     keys: Keys,
+    http: reqwest::Client,
     relays: &[String],
     mint_url: url::Url,
     settings: NmcSettings,
@@ -98,7 +99,7 @@ pub fn start(
     let dispatcher = Dispatcher {
         keys,
         mint_url,
-        http: reqwest::Client::new(),
+        http,
         buckets: TokenBuckets::new(settings.rate),
         global: GlobalBucket::new(settings.global_rate, Instant::now()),
         permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
