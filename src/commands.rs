@@ -46,6 +46,9 @@ enum Command {
     /// Beside a Cashu mint (nutshell or cdk-mintd): publish its identity and its spent secrets
     /// on nostr, from its own database (`mintwatch gateway key` writes its key file).
     Gateway(crate::gateway::GatewayArgs),
+    /// A Cashu wallet whose mint traffic goes over nostr only (Nostr Mint Connect): add a mint
+    /// by its key, mint, send, receive, melt, and check a mint's reputation with an indexer.
+    Wallet(crate::wallet::WalletArgs),
 }
 
 /// `--config` and `--database-url`, for every subcommand that uses the database.
@@ -207,6 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Simulate(args) => simulate(args).await,
         Command::Gateway(args) => crate::gateway::run(args).await,
+        Command::Wallet(args) => crate::wallet::run(args).await,
         Command::Demo(args) => {
             let layer = Layer {
                 database_url: args.config.database_url.clone(),

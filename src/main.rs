@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `demo` (everything locally, needs only PostgreSQL), `run` (production: crawl
 //! relays, index, analyze, serve), `migrate`, `simulate` (publish simulated mints to a relay),
-//! `gateway` (beside a mint: publish its identity and spent secrets on nostr).
+//! `gateway` (beside a mint: publish its identity and spent secrets on nostr), `wallet` (a
+//! wallet whose mint traffic goes over nostr only).
 //! Every flag can also come from the environment.
 
 mod commands;
@@ -10,6 +11,7 @@ mod config;
 mod demo;
 mod gateway;
 mod shutdown;
+mod wallet;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
