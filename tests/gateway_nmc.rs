@@ -17,7 +17,7 @@ use cashu::nuts::{BlindSignature, KeySet, Proof};
 use gateway_support::nmc_client::NmcClient;
 use gateway_support::nutshell::{Books, Nutshell};
 use gateway_support::wallet::outputs;
-use gateway_support::{key_file, mint_key, Gateway};
+use gateway_support::{key_file, mint_key, Gateway, NutshellBehindGateway};
 use mintwatch_protocol::nmc::NmcErrorCode;
 use mintwatch_testkit::TestRelay;
 use serde_json::{json, Value};
@@ -222,4 +222,70 @@ async fn a_wallet_uses_a_real_mint_over_nostr_only_and_every_rule_holds() {
     let r = client.response(down.id, WAIT).await.expect("an answer");
     assert_eq!(r.error.map(|e| e.code), Some(NmcErrorCode::Unavailable));
     drop(gateway);
+}
+
+/// An independent client (`tests/nmc_client/nmc_wallet.mjs`: nostr-tools and @noble/curves on
+/// Node.js, written from NMC.md alone, nothing of this repository's code) mints 64 sat, swaps
+/// them, checks their states and is refused a double spend, through the gateway's relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_nostr_tools_client_mints_and_swaps_over_nmc() {
+    let relay = TestRelay::start(None).await;
+    let beside =
+        NutshellBehindGateway::start("gateway nmc nostr-tools seed", &[&relay.url], &[]).await;
+    let (pk, db) = (beside.key, beside.mint.db.clone());
+    let before = spent_proofs(&db).await;
+
+    let modules = std::env::var("MINTWATCH_NODE_MODULES").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/mintwatch-node/node_modules",
+            std::env::var("HOME").unwrap_or_else(|_| "/root".into())
+        )
+    });
+    assert!(
+        std::path::Path::new(&modules).join("nostr-tools").is_dir(),
+        "nostr-tools is not installed under {modules}: run scripts/setup.sh"
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/nmc_client/nmc_wallet.mjs"
+    );
+    let relay_url = relay.url.clone();
+    let mint_hex = pk.to_hex();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("--experimental-websocket")
+            .arg(script)
+            .arg(&relay_url)
+            .arg(&mint_hex)
+            .env("NODE_PATH", &modules)
+            .output()
+            .expect("node (scripts/setup.sh installs Node.js)")
+    })
+    .await
+    .expect("node ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the nostr-tools client failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in ["minted 64", "double spend refused 11001", "ok"] {
+        assert!(stdout.lines().any(|l| l == line), "{line:?} in {stdout}");
+    }
+    // The swap pays the keyset's input fee (nutshell: 100 ppk for each of the 7 proofs).
+    let swapped: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("swapped "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no swap in {stdout}"));
+    assert!((60..=64).contains(&swapped), "{stdout}");
+    let unspent = swapped.count_ones();
+    let states = format!("checkstate spent 7 unspent {unspent}");
+    assert!(
+        stdout.lines().any(|l| l == states),
+        "{states:?} in {stdout}"
+    );
+    // The mint's books: the seven minted proofs spent by the one swap, the refused one not.
+    assert_eq!(spent_proofs(&db).await, before + 7);
+    beside.stop().await;
 }

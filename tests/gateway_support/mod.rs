@@ -355,6 +355,41 @@ pub fn mint_key(mint: &impl MintUnderTest) -> (PublicKey, MintKey) {
     (pk, MintKey::parse(&pk.to_hex()).expect("mint key"))
 }
 
+/// A real nutshell mint (SQLite books) with `mintwatch gateway` beside it on `relays`, ready.
+pub struct NutshellBehindGateway {
+    /// The mint.
+    pub mint: nutshell::Nutshell,
+    /// The gateway (killed on drop).
+    pub gateway: Gateway,
+    /// The mint's nostr key.
+    pub key: PublicKey,
+    _dir: tempfile::TempDir,
+}
+
+impl NutshellBehindGateway {
+    /// Starts the mint on `seed`, then the gateway with `extra` flags, and waits for it.
+    pub async fn start(seed: &str, relays: &[&str], extra: &[&str]) -> NutshellBehindGateway {
+        let mint = nutshell::Nutshell::start(seed, nutshell::Books::Sqlite).await;
+        let dir = tempfile::tempdir().expect("dir");
+        key_file(dir.path(), seed);
+        let gateway = Gateway::start(&mint, relays, dir.path(), extra);
+        gateway.wait_ready().await;
+        let (key, _) = mint_key(&mint);
+        NutshellBehindGateway {
+            mint,
+            gateway,
+            key,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the gateway, then the mint.
+    pub async fn stop(self) {
+        drop(self.gateway);
+        self.mint.stop().await;
+    }
+}
+
 /// Runs a mintwatch indexer over `relay` until it has stored every event of the mint the relay
 /// holds, analyses, and asserts: the mint is `self-signed`, has no finding, its burns are the
 /// mint's spent proofs, and its outstanding balance per unit and epoch is the mint's.
@@ -364,6 +399,16 @@ pub async fn assert_indexer_agrees(
     ledger: &Ledger,
     p: &Published,
 ) {
+    index_agreeing(relay, mint, ledger, p).await.drop().await;
+}
+
+/// [`assert_indexer_agrees`], keeping the index's database (drop it after use).
+pub async fn index_agreeing(
+    relay: &str,
+    mint: &impl MintUnderTest,
+    ledger: &Ledger,
+    p: &Published,
+) -> TestDb {
     let db = TestDb::new().await;
     let now = nostr_sdk::Timestamp::now().as_secs();
     let cfg = indexer_config(vec![relay.to_string()], now);
@@ -421,7 +466,7 @@ pub async fn assert_indexer_agrees(
     );
     let burns: u64 = stats.iter().map(|s| s.burn_count).sum();
     assert_eq!(burns as usize, ledger.spent.len(), "the indexer's burns");
-    db.drop().await;
+    db
 }
 
 /// NUT-07: the state the mint at `url` gives each `Y` (`SPENT`, `UNSPENT`, `PENDING`).

@@ -165,7 +165,14 @@ impl Nutshell {
             .env("FAKEWALLET_DELAY_OUTGOING_PAYMENT", "0")
             .env("MINT_QUOTE_BACKEND_CHECK_RATE_LIMIT", "0")
             .env("DEBUG", "false")
-            .stderr(std::process::Stdio::null());
+            // Its log, with uvicorn's access lines (`<client ip:port> - "<verb> <path> …"`).
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("mint.log"))
+                    .expect("mint log"),
+            );
         self.process = Some(Running::spawn("nutshell mint", cmd));
         wait_for_info(
             &self.url,
@@ -174,6 +181,20 @@ impl Nutshell {
             self.process.as_ref(),
         )
         .await;
+    }
+
+    /// The access lines of the mint's log so far: `(client address, "<verb> <path>")`.
+    pub fn access_log(&self) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(self.dir.path().join("mint.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                // `… | INFO | 127.0.0.2:40312 - "POST /v1/swap HTTP/1.1" 200`
+                let (head, request) = line.split_once(" - \"")?;
+                let client = head.rsplit(' ').next()?.rsplit_once(':')?.0.to_string();
+                let call = request.split(" HTTP/").next()?.to_string();
+                Some((client, call))
+            })
+            .collect()
     }
 
     /// The mint's `/v1/info` as JSON.
