@@ -209,9 +209,11 @@ pub(crate) async fn connect(
     if *stop.borrow() {
         return None;
     }
+    // Nagle off: an NMC answer is one small frame, and holding it back for the relay's
+    // delayed ACK added about 40 ms to every round trip.
     let connecting = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(url),
+        tokio_tungstenite::connect_async_with_config(url, None, true),
     );
     tokio::select! {
         c = connecting => Some(match c {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod home;
 pub mod index;
 pub mod rpc;
+pub mod transport;
 
 pub use connector::{mint_of_url, mint_url_of, NostrMintConnector};
 pub use discover::MintRef;

@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::error::RpcError;
+use crate::transport::NoDelayTransport;
 
 /// How long to wait for an answer: `first` after the first publication, then `rest` after the
 /// one re-publication (so a call gives up after `first + rest`).
@@ -66,9 +67,7 @@ pub struct Exchange<'a> {
 impl Relays {
     /// Connects to `urls`, waiting up to `within` for the connections.
     pub async fn connect(urls: &[String], within: Duration) -> Result<Relays, RpcError> {
-        let relays = Relays {
-            client: nostr_sdk::Client::default(),
-        };
+        let relays = Relays::unconnected();
         relays.add(urls, within).await?;
         Ok(relays)
     }
@@ -76,7 +75,9 @@ impl Relays {
     /// A pool with no relay (until [`add`](Self::add)).
     pub fn unconnected() -> Relays {
         Relays {
-            client: nostr_sdk::Client::default(),
+            client: nostr_sdk::Client::builder()
+                .websocket_transport(NoDelayTransport)
+                .build(),
         }
     }
 
