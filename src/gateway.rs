@@ -17,6 +17,24 @@ pub const DEFAULT_STATE: &str = "mintwatch-gateway.sqlite3";
 pub const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:8339";
 /// Default of `--network`.
 pub const DEFAULT_NETWORK: &str = "mainnet";
+/// Default of `--nmc-global-rate` (requests per second).
+pub const DEFAULT_NMC_GLOBAL_RATE: f64 = 100.0;
+
+/// The NMC service's settings: the defaults, with the global rate given (its burst twice it).
+fn nmc_settings(global_rate: Option<f64>) -> mintwatch_gateway::nmc::NmcSettings {
+    let defaults = mintwatch_gateway::nmc::NmcSettings::default();
+    match global_rate {
+        Some(per_second) => mintwatch_gateway::nmc::NmcSettings {
+            global_rate: mintwatch_protocol::ratelimit::RateLimit {
+                // Float to integer casts saturate; a rate above u32::MAX/2 is unlimited anyway.
+                burst: (per_second * 2.0).ceil().max(1.0) as u32,
+                per_second,
+            },
+            ..defaults
+        },
+        None => defaults,
+    }
+}
 
 #[derive(Debug, Args)]
 #[command(
@@ -81,6 +99,15 @@ pub struct GatewayArgs {
     /// the mint's firewall or access log tells them apart [default: the system's choice].
     #[arg(long, env = "MINTWATCH_GATEWAY_MINT_SOURCE", value_name = "IP")]
     mint_source: Option<String>,
+    /// NMC requests per second answered from all requesters together (fresh keys cost
+    /// nothing, so this bounds what the relays can make the mint do); bursts of twice as many
+    /// [default: 100].
+    #[arg(
+        long,
+        env = "MINTWATCH_GATEWAY_NMC_GLOBAL_RATE",
+        value_name = "PER_SEC"
+    )]
+    nmc_global_rate: Option<f64>,
     /// Print the effective settings (a database password as `***`) and exit.
     #[arg(long)]
     print_config: bool,
@@ -108,7 +135,7 @@ struct KeyArgs {
 }
 
 /// The config file's keys (all optional); a flag or environment variable wins over each.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +166,8 @@ pub struct GatewayLayer {
     nmc: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mint_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nmc_global_rate: Option<f64>,
 }
 
 impl GatewayLayer {
@@ -158,6 +187,7 @@ impl GatewayLayer {
             max_event_kib: self.max_event_kib.or(lower.max_event_kib),
             nmc: self.nmc.or(lower.nmc),
             mint_source: self.mint_source.or(lower.mint_source),
+            nmc_global_rate: self.nmc_global_rate.or(lower.nmc_global_rate),
         }
     }
 
@@ -260,6 +290,12 @@ impl GatewayLayer {
                 ),
                 None => None,
             },
+            nmc_global_rate: match self.nmc_global_rate {
+                Some(rate) if !(rate.is_finite() && rate > 0.0) => {
+                    anyhow::bail!("nmc_global_rate must be a positive number of requests per second, not {rate}")
+                }
+                rate => Some(rate.unwrap_or(DEFAULT_NMC_GLOBAL_RATE)),
+            },
         })
     }
 
@@ -284,7 +320,7 @@ impl GatewayLayer {
             nmc: self
                 .nmc
                 .unwrap_or(true)
-                .then(mintwatch_gateway::nmc::NmcSettings::default),
+                .then(|| nmc_settings(self.nmc_global_rate)),
             mint_source: self.mint_source.map(|ip| ip.parse()).transpose()?,
         })
     }
@@ -310,6 +346,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         max_event_kib: args.max_event_kib,
         nmc: args.nmc,
         mint_source: args.mint_source,
+        nmc_global_rate: args.nmc_global_rate,
     };
     let settings = cli
         .over(GatewayLayer::load(args.config.as_deref())?)
@@ -400,6 +437,25 @@ mod tests {
         let s = cli.over(file).resolve().expect("valid");
         assert_eq!(s.batch_secs, Some(2));
         assert_eq!(s.network.as_deref(), Some("regtest"));
+        assert_eq!(s.nmc_global_rate, Some(DEFAULT_NMC_GLOBAL_RATE));
+    }
+
+    #[test]
+    fn the_nmc_global_rate_sets_the_bucket_and_its_burst() {
+        let defaults = mintwatch_gateway::nmc::NmcSettings::default();
+        assert_eq!(nmc_settings(None).global_rate, defaults.global_rate);
+        let raised = nmc_settings(Some(250.0));
+        assert_eq!(raised.global_rate.per_second, 250.0);
+        assert_eq!(raised.global_rate.burst, 500);
+        assert_eq!(
+            raised.rate, defaults.rate,
+            "the per-requester limit is kept"
+        );
+        let file: GatewayLayer =
+            toml::from_str("nmc_global_rate = 40.5\nmint_source = \"127.0.0.2\"\n").expect("toml");
+        let s = minimal().over(file).resolve().expect("valid");
+        assert_eq!(s.nmc_global_rate, Some(40.5));
+        assert_eq!(s.mint_source.as_deref(), Some("127.0.0.2"));
     }
 
     #[test]
@@ -447,6 +503,20 @@ mod tests {
                     ..minimal()
                 },
                 "network",
+            ),
+            (
+                GatewayLayer {
+                    nmc_global_rate: Some(-5.0),
+                    ..minimal()
+                },
+                "nmc_global_rate",
+            ),
+            (
+                GatewayLayer {
+                    mint_source: Some("gateway.local".into()),
+                    ..minimal()
+                },
+                "mint_source",
             ),
         ] {
             let e = layer.resolve().expect_err(needle).to_string();
