@@ -206,11 +206,7 @@ async fn latency() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = mintwatch_testkit::bench::runtime();
     let which = std::env::var("MINTWATCH_BENCH").unwrap_or_else(|_| "all".into());
     if which == "all" || which == "latency" {
         rt.block_on(latency());

@@ -23,7 +23,7 @@ use gateway_support::{
     index_agreeing, key_file, mint_key, wait_published, Gateway, NutshellBehindGateway,
 };
 use mintwatch_api::nostr::NostrService;
-use mintwatch_testkit::TestRelay;
+use mintwatch_testkit::{wait_for, TestRelay};
 use mintwatch_wallet::{NostrMintConnector, Patience, Relays};
 use nostr::ToBech32;
 use nostr_sdk::prelude::PublicKey;
@@ -83,6 +83,16 @@ async fn connector(pk: PublicKey, relay: &str) -> NostrMintConnector {
         .await
         .expect("relay");
     NostrMintConnector::new(relays, pk, vec![relay.to_string()], Patience::default())
+}
+
+/// Waits until the gateway's 17338 is on `relay`: it publishes it once connected, which can be
+/// after `/readyz` answers.
+async fn nmc_info_published(relay: &TestRelay) {
+    let published = wait_for(Duration::from_secs(30), || async {
+        !relay.events_of_kind(17338).await.is_empty()
+    })
+    .await;
+    assert!(published, "the gateway published its NMC service info");
 }
 
 /// The whole shell session against the mint `pk` behind a gateway on `relay`; `melt_invoice`
@@ -203,6 +213,7 @@ async fn a_shell_wallet_uses_a_nutshell_mint_over_nostr_only() {
     )
     .await;
     let (mint, pk) = (&beside.mint, beside.key);
+    nmc_info_published(&relay).await;
     let calls_before = mint.access_log().len();
 
     // nutshell's FakeWallet pays an invoice of one of its own unpaid quotes.
@@ -280,6 +291,7 @@ async fn a_shell_wallet_uses_a_cdk_mint_over_nostr_only() {
     key_file(dir.path(), seed);
     let gateway = Gateway::start(&mint, &[&relay.url], dir.path(), &[]);
     gateway.wait_ready().await;
+    nmc_info_published(&relay).await;
     let (pk, _) = mint_key(&mint);
     // cdk's fake Lightning backend pays any invoice it can read.
     let invoice = cdk_fake_wallet::create_fake_invoice(100_000, "melt".to_string()).to_string();

@@ -24,16 +24,18 @@ const PATIENCE: Patience = Patience {
     rest: Duration::from_secs(10),
 };
 
-/// A service on `relay` that counts every delivery of each request addressed to `addressed` and
+/// A service on `relays` that counts every delivery (one per relay per publication) of each request addressed to `addressed` and
 /// answers it, signed with `keys`, on its `answer_at`-th delivery (never, for 0).
 async fn service(
-    relay: &str,
+    relays: &[&str],
     keys: Keys,
     addressed: PublicKey,
     answer_at: usize,
 ) -> Arc<Mutex<HashMap<String, usize>>> {
     let client = nostr_sdk::Client::new(keys.clone());
-    client.add_relay(relay).await.expect("relay");
+    for relay in relays {
+        client.add_relay(*relay).await.expect("relay");
+    }
     client.connect().await;
     client.wait_for_connection(Duration::from_secs(5)).await;
     let mut notes = client.notifications();
@@ -74,8 +76,9 @@ async fn service(
     seen
 }
 
-async fn connect(relay: &str) -> Relays {
-    Relays::connect(&[relay.to_string()], Duration::from_secs(5))
+async fn connect(relays: &[&str]) -> Relays {
+    let urls: Vec<String> = relays.iter().map(|r| r.to_string()).collect();
+    Relays::connect(&urls, Duration::from_secs(5))
         .await
         .expect("connect")
 }
@@ -98,6 +101,36 @@ async fn ask(
         .await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_goes_to_every_relay_of_the_mint_at_once() {
+    let (a, b) = (TestRelay::start(None).await, TestRelay::start(None).await);
+    let mint = Keys::generate();
+    // Answered on its second delivery: the copy through the second relay, not a re-publication.
+    let seen = service(&[&a.url, &b.url], mint.clone(), mint.public_key(), 2).await;
+    let relays = connect(&[&a.url, &b.url]).await;
+    let (_, req) = request(&mint);
+    let both = [a.url.clone(), b.url.clone()];
+    relays
+        .exchange(Exchange {
+            request: &req,
+            answer_kind: 27339,
+            responder: mint.public_key(),
+            publish_to: &both,
+            // No time to hear an answer to a re-publication: success is the first one's.
+            patience: Patience {
+                first: Duration::from_secs(20),
+                rest: Duration::ZERO,
+            },
+        })
+        .await
+        .expect("answered after the first publication");
+    assert_eq!(
+        seen.lock().expect("counts").get(&req.id.to_hex()),
+        Some(&2),
+        "one delivery per relay, no re-publication"
+    );
+}
+
 fn request(to: &Keys) -> (Keys, SignedEvent) {
     let wallet = Keys::generate();
     let body = NmcRequest {
@@ -112,8 +145,8 @@ fn request(to: &Keys) -> (Keys, SignedEvent) {
 async fn an_unanswered_request_is_published_once_more_and_that_answer_is_taken() {
     let relay = TestRelay::start(None).await;
     let mint = Keys::generate();
-    let seen = service(&relay.url, mint.clone(), mint.public_key(), 2).await;
-    let relays = connect(&relay.url).await;
+    let seen = service(&[&relay.url], mint.clone(), mint.public_key(), 2).await;
+    let relays = connect(&[&relay.url]).await;
     let (_, req) = request(&mint);
     let answer = ask(&relays, &req, &mint, PATIENCE)
         .await
@@ -127,8 +160,8 @@ async fn an_unanswered_request_is_published_once_more_and_that_answer_is_taken()
 async fn a_request_never_answered_is_published_exactly_twice() {
     let relay = TestRelay::start(None).await;
     let mint = Keys::generate();
-    let seen = service(&relay.url, mint.clone(), mint.public_key(), 0).await;
-    let relays = connect(&relay.url).await;
+    let seen = service(&[&relay.url], mint.clone(), mint.public_key(), 0).await;
+    let relays = connect(&[&relay.url]).await;
     let (_, req) = request(&mint);
     let quick = Patience {
         first: Duration::from_millis(800),
@@ -145,8 +178,8 @@ async fn an_answer_signed_by_another_key_is_not_taken() {
     let mint = Keys::generate();
     let impostor = Keys::generate();
     // The impostor answers every request addressed to the mint at once; the mint never does.
-    let impostor_seen = service(&relay.url, impostor, mint.public_key(), 1).await;
-    let relays = connect(&relay.url).await;
+    let impostor_seen = service(&[&relay.url], impostor, mint.public_key(), 1).await;
+    let relays = connect(&[&relay.url]).await;
     let (_, req) = request(&mint);
     let outcome = ask(
         &relays,
