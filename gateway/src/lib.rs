@@ -9,6 +9,7 @@
 //! outbox, `relay` sends it, `identity` checks the key, `http` serves `/metrics` and `/readyz`,
 //! `telemetry` declares every metric.
 
+pub mod answers;
 pub mod batch;
 pub mod error;
 pub mod feed;

@@ -6,7 +6,6 @@
 //! mint twice), applies the per-requester and global rates, and forwards what is admitted to the
 //! mint's HTTP API through the fixed method table, a bounded number at a time.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use mintwatch_protocol::ratelimit::{GlobalBucket, RateLimit, TokenBuckets, Verdi
 use mintwatch_protocol::relay_message::RelayMessage;
 use mintwatch_protocol::{EventId, SignedEvent};
 
+use crate::answers::{AnswerCache, Seen};
 use crate::telemetry as m;
 
 /// How the NMC service behaves.
@@ -60,11 +60,14 @@ impl Default for NmcSettings {
 /// Requests queued between the relays and the dispatcher; past it, requests are dropped and
 /// counted (a flood must not grow memory).
 const QUEUE: usize = 1_024;
-/// Answered request ids remembered at most; the oldest beyond it are forgotten first.
+/// Answered request ids remembered at most; the oldest beyond it are forgotten first (each is
+/// forgotten anyway after twice the replay window).
 const MAX_REMEMBERED: usize = 50_000;
+/// Bytes of answers remembered at most (an answer can be 87 KB: 50,000 of them would be 4 GB).
+const MAX_REMEMBERED_BYTES: usize = 256 * 1024 * 1024;
 
-/// Starts the NMC service on `relays` for the mint at `mint_url` (called with `http`): one task per relay and the
-/// dispatcher, all stopping when `stop` turns true.
+/// Starts the NMC service on `relays` for the mint at `mint_url` (called with `http`): one task
+/// per relay and the dispatcher, all stopping when `stop` turns true.
 pub fn start(
     keys: Keys,
     http: reqwest::Client,
@@ -104,7 +107,12 @@ pub fn start(
         global: GlobalBucket::new(settings.global_rate, Instant::now()),
         permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
         timeout: settings.mint_timeout,
-        answered: HashMap::new(),
+        answered: AnswerCache::new(
+            Duration::from_secs(MAX_REQUEST_AGE_SECS * 2),
+            MAX_REMEMBERED,
+            MAX_REMEMBERED_BYTES,
+            Instant::now(),
+        ),
         responses: responses_tx,
     };
     tasks.push(tokio::spawn(dispatcher.run(requests_rx, stop.clone())));
@@ -202,12 +210,6 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A request id's answer: `None` while the mint is being asked.
-struct Answered {
-    at: Instant,
-    response: Option<Arc<String>>,
-}
-
 struct Dispatcher {
     keys: Keys,
     mint_url: url::Url,
@@ -216,7 +218,7 @@ struct Dispatcher {
     global: GlobalBucket,
     permits: Arc<Semaphore>,
     timeout: Duration,
-    answered: HashMap<EventId, Answered>,
+    answered: AnswerCache,
     responses: broadcast::Sender<Arc<String>>,
 }
 
@@ -241,13 +243,7 @@ impl Dispatcher {
 
     /// Publishes a response and remembers it for its request id.
     fn answer(&mut self, id: EventId, json: Arc<String>) {
-        self.answered.insert(
-            id,
-            Answered {
-                at: Instant::now(),
-                response: Some(json.clone()),
-            },
-        );
+        self.answered.answer(id, json.clone(), Instant::now());
         let _ = self.responses.send(json);
     }
 
@@ -259,33 +255,17 @@ impl Dispatcher {
         }
     }
 
-    /// Forgets answers older than the replay window (with a margin), and the oldest past the cap.
-    fn prune(&mut self, now: Instant) {
-        let keep = Duration::from_secs(MAX_REQUEST_AGE_SECS * 2);
-        self.answered
-            .retain(|_, a| now.saturating_duration_since(a.at) < keep);
-        if self.answered.len() > MAX_REMEMBERED {
-            let mut ages: Vec<(Instant, EventId)> =
-                self.answered.iter().map(|(id, a)| (a.at, *id)).collect();
-            ages.sort_unstable();
-            for (_, id) in ages.iter().take(self.answered.len() - MAX_REMEMBERED) {
-                self.answered.remove(id);
-            }
-        }
-    }
-
     fn handle(&mut self, request: SignedEvent, done: &mpsc::Sender<(EventId, Arc<String>)>) {
         let now = Instant::now();
-        if let Some(a) = self.answered.get(&request.id) {
-            // Delivered again: the same answer, or nothing while the first is in flight.
-            if let Some(json) = a.response.clone() {
+        // Delivered again: the same answer, or nothing while the first is in flight.
+        match self.answered.seen(&request.id, now) {
+            Seen::New => {}
+            Seen::InFlight => return,
+            Seen::Answered(json) => {
                 metrics::counter!(m::NMC_REQUESTS, "outcome" => "repeated").increment(1);
                 let _ = self.responses.send(json);
+                return;
             }
-            return;
-        }
-        if self.answered.len() >= MAX_REMEMBERED {
-            self.prune(now);
         }
         let opened = match open_request(&self.keys, &request, unix_now()) {
             Ok(o) => Ok(o),
@@ -320,13 +300,7 @@ impl Dispatcher {
                 return;
             }
         };
-        self.answered.insert(
-            request.id,
-            Answered {
-                at: now,
-                response: None,
-            },
-        );
+        self.answered.start(request.id, now);
         let call = match http_call(opened.method, &opened.params) {
             Ok(c) => c,
             Err(e) => {
