@@ -271,10 +271,12 @@ async fn run_indexer(args: RunSettings) -> anyhow::Result<()> {
         },
         ..IndexerConfig::default()
     };
+    // The recorder first: a count the indexer makes before it exists is lost (a retry in the
+    // first batch was missing from /metrics).
+    let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
     let indexer = RunningIndexer::start(store.clone(), config)
         .await
         .context("cannot start the indexer")?;
-    let metrics = mintwatch_api::metrics_recorder().context("metrics recorder")?;
     let keys = match &args.key_file {
         Some(path) => Some(mintwatch_api::nostr::load_or_create_key(path).context("indexer key")?),
         None => None,
