@@ -182,11 +182,6 @@ impl Relays {
         }
         Err(RpcError::NoAnswer(ex.patience.total()))
     }
-
-    /// Closes every relay connection.
-    pub async fn close(&self) {
-        self.client.shutdown().await;
-    }
 }
 
 /// The first event of `sub` that answers `ex.request` before `deadline`.

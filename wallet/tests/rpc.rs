@@ -83,11 +83,13 @@ async fn connect(relays: &[&str]) -> Relays {
         .expect("connect")
 }
 
-/// Exchanges `req` with `mint` through `relays`.
+/// Exchanges `req` with `mint` through `relays`, publishing to `publish_to` (every relay of the
+/// pool when empty).
 async fn ask(
     relays: &Relays,
     req: &SignedEvent,
     mint: &Keys,
+    publish_to: &[String],
     patience: Patience,
 ) -> Result<SignedEvent, RpcError> {
     relays
@@ -95,7 +97,7 @@ async fn ask(
             request: req,
             answer_kind: 27339,
             responder: mint.public_key(),
-            publish_to: &[],
+            publish_to,
             patience,
         })
         .await
@@ -110,20 +112,19 @@ async fn a_request_goes_to_every_relay_of_the_mint_at_once() {
     let relays = connect(&[&a.url, &b.url]).await;
     let (_, req) = request(&mint);
     let both = [a.url.clone(), b.url.clone()];
-    relays
-        .exchange(Exchange {
-            request: &req,
-            answer_kind: 27339,
-            responder: mint.public_key(),
-            publish_to: &both,
-            // No time to hear an answer to a re-publication: success is the first one's.
-            patience: Patience {
-                first: Duration::from_secs(20),
-                rest: Duration::ZERO,
-            },
-        })
-        .await
-        .expect("answered after the first publication");
+    // No time to hear an answer to a re-publication: success is the first one's.
+    ask(
+        &relays,
+        &req,
+        &mint,
+        &both,
+        Patience {
+            first: Duration::from_secs(20),
+            rest: Duration::ZERO,
+        },
+    )
+    .await
+    .expect("answered after the first publication");
     assert_eq!(
         seen.lock().expect("counts").get(&req.id.to_hex()),
         Some(&2),
@@ -148,7 +149,7 @@ async fn an_unanswered_request_is_published_once_more_and_that_answer_is_taken()
     let seen = service(&[&relay.url], mint.clone(), mint.public_key(), 2).await;
     let relays = connect(&[&relay.url]).await;
     let (_, req) = request(&mint);
-    let answer = ask(&relays, &req, &mint, PATIENCE)
+    let answer = ask(&relays, &req, &mint, &[], PATIENCE)
         .await
         .expect("the second publication is answered");
     assert_eq!(answer.kind, 27339);
@@ -167,7 +168,7 @@ async fn a_request_never_answered_is_published_exactly_twice() {
         first: Duration::from_millis(800),
         rest: Duration::from_millis(1_500),
     };
-    let outcome = ask(&relays, &req, &mint, quick).await;
+    let outcome = ask(&relays, &req, &mint, &[], quick).await;
     assert!(matches!(outcome, Err(RpcError::NoAnswer(_))), "{outcome:?}");
     assert_eq!(seen.lock().expect("counts").get(&req.id.to_hex()), Some(&2));
 }
@@ -185,6 +186,7 @@ async fn an_answer_signed_by_another_key_is_not_taken() {
         &relays,
         &req,
         &mint,
+        &[],
         Patience {
             first: Duration::from_millis(800),
             rest: Duration::from_millis(800),
