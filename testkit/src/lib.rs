@@ -7,6 +7,8 @@
 //! that sums each stage's seconds). `mintwatch run` never uses it; the demo does.
 //!
 //! - [`database`]: [`TestDb`], [`server_url`], creating and dropping named databases.
+//! - [`cdk_mint`]: a real cdk mint in process ([`cdk_mint::CdkMint`]) with a fake Lightning
+//!   backend, its books in PostgreSQL.
 //! - [`relay`]: [`TestRelay`] (served with `TCP_NODELAY`) and [`connected_client`].
 //! - [`indexing`]: [`indexer_config`] for tests and [`index_simulation`].
 //! - [`wait`]: [`wait_for`] and [`poll_until`].
@@ -16,6 +18,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod bench;
+pub mod cdk_mint;
 pub mod corpus;
 pub mod database;
 pub mod indexing;

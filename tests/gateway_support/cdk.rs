@@ -1,20 +1,16 @@
-//! A real cdk mint (cdk 0.18) in process: its PostgreSQL books (`cdk-postgres`), its fake
-//! Lightning backend (`cdk-fake-wallet`: invoices are paid at once, any invoice can be paid),
-//! its HTTP API (`cdk-axum`) on a free port, and cdk's own wallet making the traffic. What its
-//! database says is read back with SQL, as the gateway never does through cdk.
+//! A real cdk mint (cdk 0.18) in process, the testkit's (`mintwatch_testkit::cdk_mint`: its
+//! PostgreSQL books, its fake Lightning backend, its HTTP API on a free port), on a fresh
+//! database per test, and cdk's own wallet making the traffic. What its database says is read
+//! back with SQL, as the gateway never does through cdk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use cdk::amount::SplitTarget;
-use cdk::mint::{MintBuilder, MintMeltLimits};
-use cdk::nuts::nut00::KnownMethod;
 use cdk::nuts::{CurrencyUnit, PaymentMethod};
-use cdk::types::FeeReserve;
 use cdk::wallet::{ReceiveOptions, SendOptions, Wallet};
 use cdk::{Amount, Mint, StreamExt};
-use cdk_fake_wallet::FakeWallet;
-use cdk_postgres::MintPgDatabase;
+use mintwatch_testkit::cdk_mint::{fake_invoice, seed_from_text, CdkMint as RunningMint};
 use sqlx::Row;
 
 use crate::gateway_support::nutshell::Ledger;
@@ -30,7 +26,7 @@ pub struct CdkMint {
     pub db: String,
     /// The secret its nostr key derives from.
     pub seed: String,
-    server: tokio::task::JoinHandle<()>,
+    running: RunningMint,
     databases: Vec<String>,
 }
 
@@ -46,61 +42,19 @@ async fn fresh_database(prefix: &str) -> String {
 
 impl CdkMint {
     /// Starts a mint whose `/v1/info` `pubkey` is the key derived from `seed` (as an operator
-    /// sets cdk-mintd's `[mint_info] pubkey`).
+    /// sets cdk-mintd's `[mint_info] pubkey`): the testkit's in-process mint on a fresh database.
     pub async fn start(seed: &str) -> CdkMint {
         let db = fresh_database("cdk_mint").await;
-        let store = Arc::new(MintPgDatabase::new(db.as_str()).await.expect("cdk mint db"));
-        let mut builder = MintBuilder::new(store.clone());
-        let fee_reserve = FeeReserve {
-            min_fee_reserve: 1.into(),
-            percent_fee_reserve: 0.02,
-        };
-        let lightning = FakeWallet::new(
-            fee_reserve,
-            HashMap::default(),
-            HashSet::default(),
-            0,
-            CurrencyUnit::Sat,
-        );
-        builder
-            .add_payment_processor(
-                CurrencyUnit::Sat,
-                PaymentMethod::Known(KnownMethod::Bolt11),
-                MintMeltLimits::new(1, 1_000_000),
-                Arc::new(lightning),
-            )
-            .await
-            .expect("payment processor");
         let keys = mintwatch_gateway::key::from_nutshell_seed(seed).expect("key");
-        let secret =
-            cdk::nuts::SecretKey::from_hex(keys.secret_key().to_secret_hex()).expect("secret key");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let running = RunningMint::start(&db, "cdk test mint", &keys, &seed_from_text(seed))
             .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let builder = builder
-            .with_pubkey(secret.public_key())
-            .with_name("cdk test mint".to_string())
-            .with_urls(vec![url.clone()]);
-        let mint_seed = *blake_seed(seed);
-        let mint = builder
-            .build_with_seed(store, &mint_seed)
-            .await
-            .expect("build the mint");
-        mint.start().await.expect("start the mint");
-        let mint = Arc::new(mint);
-        let router = cdk_axum::create_mint_router(mint.clone(), vec!["bolt11".to_string()])
-            .await
-            .expect("router");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+            .expect("start the cdk mint");
         CdkMint {
-            mint,
-            url,
+            mint: running.mint.clone(),
+            url: running.url.clone(),
             db: db.clone(),
             seed: seed.to_string(),
-            server,
+            running,
             databases: vec![db],
         }
     }
@@ -133,8 +87,7 @@ impl CdkMint {
 
     /// Stops the server and drops the mint's and the wallets' databases.
     pub async fn stop(self) {
-        self.server.abort();
-        let _ = self.mint.stop().await;
+        self.running.stop().await;
         for db in self.databases {
             let _ = mintwatch_testkit::database::drop_database(&db).await;
         }
@@ -189,8 +142,8 @@ pub async fn cdk_wallet(url: &str, seed: &str, name: &str, databases: &mut Vec<S
         .await
         .expect("wallet db");
     databases.push(db);
-    let seed = blake_seed(&format!("{seed} wallet {name}"));
-    Wallet::new(url, CurrencyUnit::Sat, Arc::new(store), *seed, None).expect("wallet")
+    let seed = seed_from_text(&format!("{seed} wallet {name}"));
+    Wallet::new(url, CurrencyUnit::Sat, Arc::new(store), seed, None).expect("wallet")
 }
 
 /// What a cdk mint's books say (cdk 0.18's `proof`, `blind_signature` and `keyset`, the same
@@ -251,15 +204,6 @@ pub async fn read_ledger(pool: &sqlx::AnyPool, hex: &str) -> Ledger {
     ledger
 }
 
-/// 64 bytes of seed from a text, for test mints and wallets.
-fn blake_seed(text: &str) -> Box<[u8; 64]> {
-    use sha2::{Digest, Sha512};
-    let digest = Sha512::digest(text.as_bytes());
-    let mut out = [0u8; 64];
-    out.copy_from_slice(&digest);
-    Box::new(out)
-}
-
 /// Mints `amount` sat into `wallet` (the fake backend pays the invoice at once).
 pub async fn fund(wallet: &Wallet, amount: u64) {
     let quote = wallet
@@ -293,9 +237,8 @@ pub async fn send_receive(from: &Wallet, to: &Wallet, amount: u64) {
 
 /// Pays a fake Lightning invoice of `amount` sat from `wallet` (a melt).
 pub async fn melt(wallet: &Wallet, amount: u64) {
-    let invoice = cdk_fake_wallet::create_fake_invoice(amount * 1_000, "melt".to_string());
     let quote = wallet
-        .melt_quote(PaymentMethod::BOLT11, invoice.to_string(), None, None)
+        .melt_quote(PaymentMethod::BOLT11, fake_invoice(amount), None, None)
         .await
         .expect("melt quote");
     wallet
