@@ -75,7 +75,9 @@ pub struct GatewayConfig {
     pub max_event_bytes: usize,
     /// The `n` tag of the 38172 (`mainnet`, `testnet`, `signet`, `regtest`).
     pub network: String,
-    /// Where `/metrics` and `/readyz` listen, if anywhere.
+    /// Where `/metrics` and `/readyz` listen, if anywhere. With an address the gateway installs
+    /// its own Prometheus recorder for the process; without one it installs none, and its
+    /// metrics go to the process's recorder if there is one (the demo's, beside an indexer).
     pub listen: Option<String>,
     /// Relay retry timing.
     pub relay_timing: RelayTiming,
@@ -87,14 +89,17 @@ pub struct GatewayConfig {
 
 /// Runs the gateway until `stop` resolves. Refuses to start when the key is not the mint's.
 pub async fn run(config: GatewayConfig, stop: impl Future<Output = ()>) -> Result<(), Error> {
-    let handle = telemetry::recorder().map_err(Error::Config)?;
+    let handle = match &config.listen {
+        Some(_) => Some(telemetry::recorder().map_err(Error::Config)?),
+        None => None,
+    };
     telemetry::register(&config.relays);
     let health = Arc::new(Health::new(
         i64::try_from(config.max_lag.as_secs()).unwrap_or(i64::MAX),
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
-    if let Some(listen) = &config.listen {
+    if let (Some(listen), Some(handle)) = (&config.listen, handle) {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         info!(listen = %listener.local_addr()?, "metrics and readiness listening");
         let app = http::router(health.clone(), handle);
