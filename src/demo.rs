@@ -1,6 +1,11 @@
 //! `mintwatch demo`: everything on one machine with nothing but PostgreSQL. An in-process relay,
 //! simulated mints that keep publishing (most honest; one of each misbehaviour within the first
-//! minute), the indexer, the HTTP API and the nostr outputs, with a live progress line.
+//! minute), one real mint (cdk in process, fake Lightning) behind the gateway (`real_mint`), two
+//! wallets that use it over nostr only (`wallets`), the indexer, the HTTP API and the nostr
+//! outputs, with a live progress line.
+
+mod real_mint;
+mod wallets;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +29,8 @@ use mintwatch_testkit::database::ensure_database;
 use mintwatch_testkit::TestRelay;
 
 use mintwatch::live::{live_stats, readiness};
+use real_mint::RealMint;
+use wallets::{WalletStats, WalletsSetup};
 
 /// Settings of the demo.
 #[derive(Debug, Clone)]
@@ -104,7 +111,8 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     .context("cannot start the indexer")?;
 
     let keys = load_or_create_key(&config.key_file).context("indexer key")?;
-    let indexer_key = keys.public_key().to_hex();
+    let keys_public = keys.public_key();
+    let indexer_key = keys_public.to_hex();
     let mut nostr = NostrService::new(vec![relay_url.clone()], keys);
     nostr.publish_interval = Duration::from_secs(30);
     let nostr = nostr
@@ -119,7 +127,16 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let state = ApiState::new(store.clone(), metrics)
+    // The real mint's files (the gateway's outbox, the wallets' homes) live as long as the run.
+    let run_dir = std::env::temp_dir().join(format!("mintwatch-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let real = RealMint::start(&config.database_url, &relay_url, &run_dir)
+        .await
+        .context("cannot start the demo's cdk mint and its gateway")?;
+
+    let state = ApiState::new(store.clone(), metrics.clone())
         .with_live_stats(live_stats(&indexer))
         .with_readiness(readiness(&indexer))
         .with_site(SiteInfo {
@@ -144,15 +161,41 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         nostr.public_key(),
         config.key_file.display()
     );
+    println!(
+        "  cdk mint         {} (real, in process at {}, fake Lightning; its gateway publishes \
+         its feed every {} s and serves it over NMC)",
+        real.key.to_hex(),
+        real.url,
+        real_mint::BATCH_INTERVAL.as_secs()
+    );
+    println!(
+        "  wallets          alice and bob mint, pay each other, redeem and melt every {} s, \
+         over nostr only ({})",
+        wallets::ROUND.as_secs(),
+        run_dir.display()
+    );
     println!("  try              curl -s '{base}/v1/mints?sort=rank&limit=5'");
     println!("  then             curl -s {base}/v1/mints/<key>   (a key from the list above)");
     println!("  Ctrl-C stops it");
     println!();
 
     let publisher = tokio::spawn(publish_forever(relay.clone(), config.clone()));
+    let wallet_stats = Arc::new(WalletStats::default());
+    let wallets = tokio::spawn(wallets::run_forever(
+        WalletsSetup {
+            dir: run_dir.clone(),
+            relay: relay_url.clone(),
+            mint: real.key,
+            indexer: keys_public,
+            api_base: base.clone(),
+        },
+        wallet_stats.clone(),
+    ));
     let progress = tokio::spawn(progress_forever(
         store.clone(),
         indexer.ingest_stats().clone(),
+        move || metrics.render(),
+        wallet_stats,
     ));
 
     match config.duration {
@@ -168,6 +211,9 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
     info!("stopping");
     publisher.abort();
     progress.abort();
+    wallets.abort();
+    real.stop().await;
+    let _ = std::fs::remove_dir_all(&run_dir);
     let _ = stop_http.send(());
     let _ = http.await;
     nostr.stop().await;
@@ -219,10 +265,24 @@ async fn publish_forever(relay: Arc<TestRelay>, config: DemoConfig) -> anyhow::R
     }
 }
 
-/// Prints a progress line every two seconds.
+/// The sum of the samples of `name` with the label `label` in a Prometheus text exposition.
+fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') && rest.contains(label))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Prints a progress line every two seconds: the indexer's counts, the NMC requests the real
+/// mint's gateway answered (from its counter in the demo's metrics), the wallets' payments.
 async fn progress_forever(
     store: Store,
     stats: Arc<mintwatch_indexer::ingest::IngestStats>,
+    render_metrics: impl Fn() -> String,
+    wallets: Arc<WalletStats>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);
@@ -247,13 +307,23 @@ async fn progress_forever(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let nmc = metric_sum(
+            &render_metrics(),
+            mintwatch_gateway::telemetry::NMC_REQUESTS,
+            "outcome=\"answered\"",
+        );
         println!(
-            "[{:>4}s] {:>6.0} events/s  stored {}  rejected {}  burns {}  findings: {}",
+            "[{:>4}s] {:>6.0} events/s  stored {}  rejected {}  burns {}  NMC calls {}  \
+             payments {} made, {} redeemed, {} seen spent  findings: {}",
             started.elapsed().as_secs(),
             rate,
             stats.stored.load(Ordering::Relaxed),
             stats.rejected.load(Ordering::Relaxed),
             stats.burns.load(Ordering::Relaxed),
+            nmc as u64,
+            wallets.payments_made.load(Ordering::Relaxed),
+            wallets.payments_redeemed.load(Ordering::Relaxed),
+            wallets.payments_seen_spent.load(Ordering::Relaxed),
             findings
         );
     }

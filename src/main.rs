@@ -24,8 +24,9 @@ use commands::Cli;
 /// every frame a relay sends that it cannot handle at ERROR: one hostile relay made that 44 MB in
 /// 90 s. mintwatch counts and logs what matters of its relays itself (refusals and publish
 /// failures in metrics, relay state in `/v1/stats`), so the pool is silenced by default;
-/// `RUST_LOG=info,nostr_relay_pool=debug` shows it again.
-const DEFAULT_LOG: &str = "info,nostr_relay_pool=off,nostr_sdk=warn";
+/// `RUST_LOG=info,nostr_relay_pool=debug` shows it again. cdk's SQL layer (the demo's mint) warns
+/// of every statement over 20 ms, its schema's creation included: errors only.
+const DEFAULT_LOG: &str = "info,nostr_relay_pool=off,nostr_sdk=warn,cdk_sql_common=error";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -3,7 +3,10 @@
 //! printed, answers the JSON the README documents; Prometheus (Debian's `prometheus`, installed
 //! by `scripts/setup.sh`) scrapes the demo every second, and every panel's PromQL of
 //! `dashboards/*.json` runs through its HTTP query API without error, the core panels with data;
-//! and within two minutes of its start the demo has shown a finding of every type.
+//! within a minute the real cdk mint it runs behind the gateway is in the directory with burns
+//! rising and no finding, its wallets' NMC calls and payments show on the progress line and the
+//! printed check_spent of a Y they spent answers it burnt; and within two minutes of its start
+//! the demo has shown a finding of every type.
 
 mod common;
 
@@ -344,12 +347,7 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
     assert!(home.status().is_success(), "{website}: {}", home.status());
     let html = home.text().await.expect("the directory page");
     assert!(html.contains("Cashu mint directory"), "{website}: {html}");
-    let out = Command::new("sh")
-        .args(["-c", &example])
-        .output()
-        .expect("sh runs the printed request");
-    assert!(out.status.success(), "`{example}` failed: {out:?}");
-    let page: Value = serde_json::from_slice(&out.stdout).expect("the answer is JSON");
+    let page = run_printed(&example);
     let documented = readme_example("/v1/mints?sort=rank&limit=5");
     let mut problems = Vec::new();
     same_shape(&documented, &page, "", &mut problems);
@@ -378,6 +376,11 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
         .await
         .expect("JSON report");
     assert_eq!(report["key"], key);
+
+    // The real mint: in the directory within 60 s of the start, with no finding and burns
+    // rising; NMC calls and wallet-to-wallet payments on the progress line; the printed
+    // check_spent of a Y the wallets spent answers that it is burnt, by that mint.
+    real_mint_loop(&demo, &client, &base, started).await;
 
     // Until the core panels have data (and at least SCRAPES scrapes), and the demo has shown a
     // finding of every type (the README promises them within two minutes of the start): keep
@@ -440,6 +443,132 @@ async fn the_demo_answers_its_example_request_shows_every_finding_type_and_feeds
         demo.output()
     );
     db.drop().await;
+}
+
+/// Runs a request the demo printed, as printed, and returns its JSON answer.
+fn run_printed(command: &str) -> Value {
+    let out = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("sh runs the printed request");
+    assert!(out.status.success(), "`{command}` failed: {out:?}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("`{command}` answered no JSON ({e}): {out:?}"))
+}
+
+/// The mint's row in `/v1/mints`, if listed.
+async fn directory_row(client: &reqwest::Client, base: &str, key: &str) -> Option<Value> {
+    let page: Value = client
+        .get(format!("{base}/v1/mints?limit=200"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    page["mints"]
+        .as_array()?
+        .iter()
+        .find(|m| m["key"] == key)
+        .cloned()
+}
+
+/// The number after `label` in a progress line (`NMC calls 12`, `payments 3 made`).
+fn count_after(line: &str, label: &str) -> Option<u64> {
+    let rest = &line[line.find(label)? + label.len()..];
+    rest.split_whitespace()
+        .next()?
+        .trim_end_matches(',')
+        .parse()
+        .ok()
+}
+
+/// The demo's real cdk mint, its gateway and its wallets, as the README's demo section promises.
+async fn real_mint_loop(demo: &Running, client: &reqwest::Client, base: &str, started: Instant) {
+    let line = demo.find_line(Duration::from_secs(10), |l| {
+        l.trim_start().starts_with("cdk mint ")
+    });
+    let key = line
+        .split_whitespace()
+        .nth(2)
+        .expect("the cdk mint line names its key")
+        .to_string();
+    assert_eq!(key.len(), 64, "a 64-hex key: {line}");
+
+    let row: RefCell<Value> = RefCell::new(Value::Null);
+    let left = (started + Duration::from_secs(60)).saturating_duration_since(Instant::now());
+    let listed = wait_for(left, || async {
+        let found = directory_row(client, base, &key).await;
+        let burning = found
+            .as_ref()
+            .is_some_and(|m| m["burns"].as_u64().is_some_and(|b| b > 0));
+        *row.borrow_mut() = found.unwrap_or(Value::Null);
+        burning
+    })
+    .await;
+    assert!(
+        listed,
+        "the cdk mint {key} is not in /v1/mints with burns 60 s after the start: {}\n{}",
+        row.borrow(),
+        demo.output()
+    );
+    let first = row.borrow().clone();
+    assert_eq!(first["findings"], 0, "the real mint has findings: {first}");
+    assert_eq!(first["identity"], "self-signed", "{first}");
+    let burns = first["burns"].as_u64().expect("burns");
+    let rising = wait_for(Duration::from_secs(30), || async {
+        let now = directory_row(client, base, &key).await;
+        let more = now
+            .as_ref()
+            .is_some_and(|m| m["burns"].as_u64().is_some_and(|b| b > burns));
+        if let Some(now) = now {
+            *row.borrow_mut() = now;
+        }
+        more
+    })
+    .await;
+    assert!(
+        rising,
+        "the cdk mint's burns stay at {burns}: {}\n{}",
+        row.borrow(),
+        demo.output()
+    );
+    assert_eq!(
+        row.borrow()["findings"],
+        0,
+        "the real mint has findings: {}",
+        row.borrow()
+    );
+
+    // `NMC calls <n>  payments <made> made, <redeemed> redeemed, …`
+    demo.find_line(Duration::from_secs(30), |l| {
+        count_after(l, "NMC calls ").is_some_and(|n| n > 0)
+            && count_after(l, "payments ").is_some_and(|n| n > 0)
+            && count_after(l, " made, ").is_some_and(|n| n > 0)
+    });
+
+    let try_spent = demo.find_line(Duration::from_secs(30), |l| {
+        l.trim_start().starts_with("try ") && l.contains("/v1/spent/")
+    });
+    let command = try_spent
+        .trim_start()
+        .trim_start_matches("try")
+        .split("   (")
+        .next()
+        .expect("the command")
+        .trim()
+        .to_string();
+    assert!(command.starts_with("curl "), "{try_spent}");
+    let entry = run_printed(&command);
+    let burnt = entry["burnt"].as_array().expect("burnt");
+    assert!(
+        burnt.iter().any(|b| b["mint"] == key.as_str()),
+        "`{command}`: the Y is not reported burnt by the cdk mint {key}: {entry}"
+    );
+    let nostr = demo.find_line(Duration::from_secs(5), |l| {
+        l.trim_start().starts_with("or over nostr ")
+    });
+    assert!(nostr.contains("\"check_spent\""), "{nostr}");
 }
 
 /// Samples Prometheus holds of the demo's `up` over the last minute.
