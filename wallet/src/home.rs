@@ -10,7 +10,8 @@ use cdk::nuts::CurrencyUnit;
 use cdk::wallet::{Wallet, WalletBuilder};
 use cdk_redb::WalletRedbDatabase;
 use mintwatch_protocol::nmc::NmcInfo;
-use nostr_sdk::prelude::PublicKey;
+use nostr::nips::nip06::FromMnemonic;
+use nostr_sdk::prelude::{Keys, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::connector::{mint_url_of, NostrMintConnector};
@@ -29,9 +30,13 @@ pub struct WalletFile {
     /// The mints this wallet uses.
     #[serde(default)]
     pub mints: Vec<KnownMint>,
-    /// The mintwatch indexer whose query service `check-mint` asks.
+    /// The mintwatch indexer whose query service `check-mint` and `sent` ask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<KnownService>,
+    /// Where this wallet is paid: the relays of its payment requests' nprofile and of its
+    /// nutzap profile (10019), and where `listen` listens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<String>,
 }
 
 /// A mint: its key, and the relays where its 17338 was found.
@@ -106,6 +111,7 @@ impl WalletHome {
                 mnemonic: mnemonic.to_string(),
                 mints: Vec::new(),
                 index: None,
+                relays: Vec::new(),
             };
             (file, true)
         };
@@ -131,6 +137,43 @@ impl WalletHome {
         let text = serde_json::to_string_pretty(&self.file).map_err(|e| file_error(&path, e))?;
         write_private(&tmp, text.as_bytes()).map_err(|e| file_error(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| file_error(&path, e))
+    }
+
+    /// The wallet's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// cdk's wallet database (proofs, keysets).
+    pub fn database(&self) -> Arc<WalletRedbDatabase> {
+        self.db.clone()
+    }
+
+    /// The user's nostr identity: NIP-06 from the seed words (account 0), so the words give the
+    /// same npub in any NIP-06 client. It signs the nutzap profile (10019) and the redemption
+    /// history (7376), and nutzaps are addressed to it; it never receives a payment request's
+    /// gift wrap and never locks ecash.
+    pub fn identity(&self) -> Result<Keys, WalletError> {
+        Keys::from_mnemonic(self.file.mnemonic.as_str(), None)
+            .map_err(|e| WalletError::Input(format!("seed words: {e}")))
+    }
+
+    /// The key nutzaps are P2PK-locked to (NIP-61): derived from the seed apart from the nostr
+    /// identity, with an even Y so its compressed form starts with `02` as NIP-61 asks.
+    pub fn p2pk_key(&self) -> Result<cdk::nuts::SecretKey, WalletError> {
+        use nostr::hashes::{sha256, Hash, HashEngine};
+        let mut engine = sha256::Hash::engine();
+        engine.input(b"mintwatch/nip61-p2pk");
+        engine.input(&self.seed()?);
+        let digest = sha256::Hash::from_engine(engine);
+        let mut key = nostr::secp256k1::SecretKey::from_slice(digest.as_byte_array())
+            .map_err(|e| WalletError::Input(format!("p2pk key: {e}")))?;
+        let (_, parity) = key.x_only_public_key(nostr::SECP256K1);
+        if parity == nostr::secp256k1::Parity::Odd {
+            key = key.negate();
+        }
+        cdk::nuts::SecretKey::from_slice(&key.secret_bytes())
+            .map_err(|e| WalletError::Input(format!("p2pk key: {e}")))
     }
 
     /// The 64-byte seed of the words.
@@ -243,7 +286,7 @@ impl WalletHome {
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -257,7 +300,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 

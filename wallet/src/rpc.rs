@@ -121,10 +121,16 @@ impl Relays {
         let event = event
             .to_nostr()
             .map_err(|e| RpcError::Relay(format!("event: {e}")))?;
+        self.send(&event, to).await
+    }
+
+    /// Publishes a nostr event to `to` (every relay of the pool when empty); fails only when no
+    /// relay took it.
+    pub async fn send(&self, event: &nostr::Event, to: &[String]) -> Result<(), RpcError> {
         let output = if to.is_empty() {
-            self.client.send_event(&event).await
+            self.client.send_event(event).await
         } else {
-            self.client.send_event_to(to, &event).await
+            self.client.send_event_to(to, event).await
         }
         .map_err(|e| RpcError::Relay(e.to_string()))?;
         if output.success.is_empty() {
@@ -134,11 +140,16 @@ impl Relays {
                 .map(|(relay, e)| format!("{relay}: {e}"))
                 .collect();
             return Err(RpcError::Relay(format!(
-                "no relay took the request ({})",
+                "no relay took the event ({})",
                 why.join("; ")
             )));
         }
         Ok(())
+    }
+
+    /// nostr-sdk's client underneath, for long subscriptions (`listen`).
+    pub fn client(&self) -> &nostr_sdk::Client {
+        &self.client
     }
 
     /// Publishes the request and returns its answer: subscribes first, publishes, waits
