@@ -10,13 +10,20 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use cdk::amount::SplitTarget;
 use cdk::nuts::{PaymentMethod, Token};
-use cdk::wallet::{ReceiveOptions, SendOptions};
+use cdk::wallet::ReceiveOptions;
 use cdk::Amount;
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use mintwatch_wallet::home::KnownService;
-use mintwatch_wallet::{mint_of_url, IndexClient, MintRef, Patience, Relays, WalletHome};
-use nostr_sdk::prelude::PublicKey;
+use mintwatch_wallet::nutzap::{
+    fetch_profile, pick_mint as pick_nutzap_mint, publish_profile, send_nutzap,
+};
+use mintwatch_wallet::records::{Outcome, ReceivedRecord, SentHow};
+use mintwatch_wallet::request::{make_request, pay, plan_payment};
+use mintwatch_wallet::sending::take_out;
+use mintwatch_wallet::sent::sent_status;
+use mintwatch_wallet::{mint_of_url, Inbox, IndexClient, MintRef, Patience, Relays, WalletHome};
+use nostr_sdk::prelude::{PublicKey, ToBech32};
 
 #[derive(Debug, Args)]
 #[command(
@@ -102,6 +109,63 @@ enum WalletCommand {
     },
     /// Recover the proofs of this wallet's seed words from its mint (NUT-09/13).
     Restore,
+    /// Print a NUT-18 payment request (creqA…) paid over nostr: to a fresh receiving key, at
+    /// this wallet's mints (or --mint), through its relays. `listen` receives the payment.
+    Request {
+        /// Sat; omitted, the payer chooses.
+        amount: Option<u64>,
+        /// Where to be paid (repeatable); remembered as the wallet's relays.
+        #[arg(long = "relay", value_name = "URL")]
+        relays: Vec<String>,
+        /// Shown to the payer.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Pay a NUT-18 payment request over nostr (a gift-wrapped message from a fresh key).
+    Pay {
+        /// The request (creqA…).
+        request: String,
+        /// Sat, when the request names no amount.
+        #[arg(long)]
+        amount: Option<u64>,
+    },
+    /// Receive payments as they arrive (NUT-18 payments to this wallet's requests, nutzaps to
+    /// its npub), redeem each once at its mint over nostr, and print it.
+    Listen {
+        /// Stop after this many payments handled (redeemed or refused).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        wait_secs: Option<u64>,
+        /// The wallet's relays (repeatable), if not yet remembered.
+        #[arg(long = "relay", value_name = "URL")]
+        relays: Vec<String>,
+    },
+    /// Send a NIP-61 nutzap: P2PK-locked ecash to a nostr user, at a mint their 10019 lists.
+    Nutzap {
+        /// The user: npub, nprofile or hex.
+        user: String,
+        /// Sat.
+        amount: u64,
+        /// A message.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// A relay to look for the user's 10019 on (repeatable; the wallet's relays and the
+        /// nprofile's are looked at too).
+        #[arg(long = "relay", value_name = "URL")]
+        relays: Vec<String>,
+    },
+    /// Publish this wallet's nutzap profile (10019): its relays, its mints, and a P2PK key that
+    /// is not its nostr key. Prints the npub nutzaps are sent to.
+    Profile {
+        /// The wallet's relays (repeatable); remembered.
+        #[arg(long = "relay", value_name = "URL")]
+        relays: Vec<String>,
+    },
+    /// The payments this wallet sent and whether each was redeemed, from a mintwatch index's
+    /// check_spent over nostr (the mint's public 4919 feed; the mint is never asked).
+    Sent,
 }
 
 /// How long `check-mint` waits for the index.
@@ -213,12 +277,10 @@ pub async fn run(args: WalletArgs) -> anyhow::Result<()> {
         WalletCommand::Send { amount } => {
             let key = home.pick_mint(args.mint.as_deref())?;
             let session = home.session(key).await?;
-            let prepared = session
-                .wallet
-                .prepare_send(Amount::from(amount), SendOptions::default())
-                .await?;
-            let token = prepared.confirm(None).await?;
-            println!("{token}");
+            let out = take_out(&home, &session, amount, None).await?;
+            let id = token_id(&out.token.to_string());
+            home.record_sent(&out.record(&session, SentHow::Token, id, None))?;
+            println!("{}", out.token);
             Ok(())
         }
         WalletCommand::Receive { token } => {
@@ -284,7 +346,190 @@ pub async fn run(args: WalletArgs) -> anyhow::Result<()> {
             println!("balance {} sat", session.wallet.total_balance().await?);
             Ok(())
         }
+        WalletCommand::Request {
+            amount,
+            relays,
+            description,
+        } => {
+            remember_relays(&mut home, &relays)?;
+            let mints = match &args.mint {
+                Some(_) => vec![home.pick_mint(args.mint.as_deref())?],
+                None => our_mints(&home)?,
+            };
+            let made = make_request(&home, amount, &mints, &home.file.relays, description)?;
+            println!("{}", made.encoded);
+            eprintln!(
+                "request {} to {} ({}); `mintwatch wallet listen` receives it",
+                made.id,
+                made.receiver.to_bech32()?,
+                home.file.relays.join(" ")
+            );
+            Ok(())
+        }
+        WalletCommand::Pay { request, amount } => {
+            let chosen = match &args.mint {
+                Some(_) => Some(home.pick_mint(args.mint.as_deref())?),
+                None => None,
+            };
+            let plan = plan_payment(&request, &our_mints(&home)?, chosen, amount)?;
+            let session = home.session(plan.mint).await?;
+            let record = pay(&home, &session, &plan).await?;
+            println!(
+                "paid {} sat at mint {} to {} (gift wrap {})",
+                record.amount,
+                record.mint,
+                plan.receiver.to_bech32()?,
+                record.id
+            );
+            println!("balance {} sat", session.wallet.total_balance().await?);
+            Ok(())
+        }
+        WalletCommand::Listen {
+            count,
+            wait_secs,
+            relays,
+        } => {
+            remember_relays(&mut home, &relays)?;
+            let mut inbox = Inbox::open(&home).await?;
+            // On stdout: the line a script waits for before it asks to be paid.
+            println!(
+                "listening on {} for {} request key(s) and nutzaps to {}",
+                home.file.relays.join(" "),
+                inbox.receiving_keys().len(),
+                home.identity()?.public_key().to_bech32()?
+            );
+            let deadline = wait_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+            let mut handled = 0u64;
+            while count.is_none_or(|c| handled < c) {
+                let next = inbox.next(&home);
+                let record = match deadline {
+                    Some(d) => match tokio::time::timeout_at(d, next).await {
+                        Ok(r) => r?,
+                        Err(_) => break,
+                    },
+                    None => next.await?,
+                };
+                print_received(&record);
+                if record.outcome != Outcome::Failed {
+                    handled += 1;
+                }
+            }
+            Ok(())
+        }
+        WalletCommand::Nutzap {
+            user,
+            amount,
+            comment,
+            relays,
+        } => {
+            let user = MintRef::parse(&user).context("the user")?;
+            let mut look: Vec<String> = relays;
+            look.extend(user.relays.iter().cloned());
+            look.extend(home.file.relays.iter().cloned());
+            // Last, the relays of this wallet's mints: where it already has a foothold.
+            look.extend(
+                home.file
+                    .mints
+                    .iter()
+                    .flat_map(|m| m.relays.iter().cloned()),
+            );
+            look.sort();
+            look.dedup();
+            if look.is_empty() {
+                bail!("give a relay to find the user's nutzap profile on (--relay <url>)");
+            }
+            let pool = Relays::connect(&look, mintwatch_wallet::home::CONNECT_WAIT).await?;
+            let profile = fetch_profile(&pool, &user.key).await?;
+            let chosen = match &args.mint {
+                Some(_) => Some(home.pick_mint(args.mint.as_deref())?),
+                None => None,
+            };
+            let mint = pick_nutzap_mint(&profile, &our_mints(&home)?, chosen)?;
+            let session = home.session(mint).await?;
+            let record =
+                send_nutzap(&home, &session, &user.key, &profile, amount, &comment).await?;
+            println!(
+                "nutzapped {} sat at mint {} to {} (9321 {})",
+                record.amount,
+                record.mint,
+                user.key.to_bech32()?,
+                record.id
+            );
+            println!("balance {} sat", session.wallet.total_balance().await?);
+            Ok(())
+        }
+        WalletCommand::Profile { relays } => {
+            remember_relays(&mut home, &relays)?;
+            let profile = publish_profile(&home).await?;
+            println!(
+                "published 10019 for {}",
+                home.identity()?.public_key().to_bech32()?
+            );
+            println!("  relays: {}", profile.relays.join(" "));
+            println!("  mints: {}", profile.mints.join(" "));
+            println!("  P2PK key: {}", profile.pubkey);
+            Ok(())
+        }
+        WalletCommand::Sent => {
+            let index = index_client(&home).await?.ok_or_else(|| {
+                anyhow!("no index configured: give --index <key> --index-relay <url>")
+            })?;
+            for status in sent_status(&home, &index).await? {
+                let r = &status.record;
+                println!(
+                    "{} {} {} sat at {} to {}: {}",
+                    r.id,
+                    r.how.as_str(),
+                    r.amount,
+                    r.mint,
+                    r.to.as_deref().unwrap_or("-"),
+                    status.verdict()
+                );
+            }
+            Ok(())
+        }
     }
+}
+
+/// Every mint this wallet has, by key.
+fn our_mints(home: &WalletHome) -> anyhow::Result<Vec<PublicKey>> {
+    home.file
+        .mints
+        .iter()
+        .map(|m| PublicKey::from_hex(&m.key).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// Keeps `--relay` (where this wallet is paid) in wallet.json once given.
+fn remember_relays(home: &mut WalletHome, relays: &[String]) -> anyhow::Result<()> {
+    if !relays.is_empty() && home.file.relays != relays {
+        home.file.relays = relays.to_vec();
+        home.save()?;
+    }
+    Ok(())
+}
+
+/// A token's id in sent.jsonl: the first 16 bytes of its SHA-256, hex.
+fn token_id(token: &str) -> String {
+    use nostr_sdk::hashes::{sha256, Hash};
+    sha256::Hash::hash(token.as_bytes()).to_string()[..32].to_string()
+}
+
+/// One line per payment handled.
+fn print_received(r: &ReceivedRecord) {
+    let verb = match r.outcome {
+        Outcome::Redeemed => "received",
+        Outcome::Refused => "refused",
+        Outcome::Failed => "not yet",
+    };
+    println!(
+        "{verb} {} sat ({} {}) at {}: {}",
+        r.amount,
+        r.how.as_str(),
+        r.event,
+        r.mint,
+        r.detail
+    );
 }
 
 /// Keeps `--index` and `--index-relay` in wallet.json once given.
