@@ -10,7 +10,6 @@ mod common;
 mod gateway_support;
 
 use std::path::Path;
-use std::process::Command;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use cdk::nuts::{CheckStateRequest, MintQuoteBolt11Request, State, Token};
 use cdk::wallet::MintConnector;
 use cdk_common::{MintQuoteRequest, MintQuoteResponse};
 use gateway_support::cdk::CdkMint;
+use gateway_support::shell::{balance, wallet, wallet_run};
 use gateway_support::{
     index_agreeing, key_file, mint_key, wait_published, Gateway, NutshellBehindGateway,
 };
@@ -31,43 +31,6 @@ use nostr_sdk::prelude::PublicKey;
 /// The source address the gateway's calls to the mint come from (the wallets' would be
 /// 127.0.0.1).
 const GATEWAY_SOURCE: &str = "127.0.0.2";
-
-/// Runs `mintwatch wallet --dir <dir> <args>`; its stdout, or a panic with its stderr.
-fn wallet(dir: &Path, args: &[&str]) -> String {
-    let out = wallet_run(dir, args);
-    assert!(
-        out.status.success(),
-        "mintwatch wallet {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wallet_run(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mintwatch"))
-        .arg("wallet")
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        // Nothing of the test's environment reaches the wallet but these arguments.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run mintwatch wallet")
-}
-
-/// The sat total `mintwatch wallet balance` prints.
-fn balance(dir: &Path) -> u64 {
-    let out = wallet(dir, &["balance"]);
-    out.lines()
-        .find_map(|l| l.strip_prefix("total "))
-        .and_then(|l| l.strip_suffix(" sat"))
-        .unwrap_or_else(|| panic!("no total in {out}"))
-        .parse()
-        .expect("sat")
-}
 
 /// The seed words in a wallet directory.
 fn words(dir: &Path) -> String {

@@ -7,6 +7,7 @@ pub mod cdk;
 pub mod cdk_mintd;
 pub mod nmc_client;
 pub mod nutshell;
+pub mod shell;
 pub mod wallet;
 
 use std::collections::BTreeMap;
