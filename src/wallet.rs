@@ -8,12 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use cdk::amount::SplitTarget;
 use cdk::nuts::{PaymentMethod, Token};
 use cdk::wallet::ReceiveOptions;
-use cdk::Amount;
 use clap::{Args, Subcommand};
-use futures::StreamExt;
 use mintwatch_wallet::home::KnownService;
 use mintwatch_wallet::nutzap::{
     fetch_profile, pick_mint as pick_nutzap_mint, publish_profile, send_nutzap,
@@ -237,27 +234,11 @@ pub async fn run(args: WalletArgs) -> anyhow::Result<()> {
         WalletCommand::Mint { amount, wait_secs } => {
             let key = home.pick_mint(args.mint.as_deref())?;
             let session = home.session(key).await?;
-            let quote = session
-                .wallet
-                .mint_quote(
-                    PaymentMethod::BOLT11,
-                    Some(Amount::from(amount)),
-                    None,
-                    None,
-                )
-                .await?;
+            let quote = session.mint_quote(amount).await?;
             println!("pay this invoice: {}", quote.request);
-            let minted = tokio::time::timeout(
-                Duration::from_secs(wait_secs),
-                session
-                    .wallet
-                    .proof_stream(quote, SplitTarget::default(), None)
-                    .next(),
-            )
-            .await
-            .map_err(|_| anyhow!("the invoice was not paid within {wait_secs} s"))?
-            .ok_or_else(|| anyhow!("the mint's quote stream ended"))??;
-            let total: u64 = minted.iter().map(|p| u64::from(p.amount)).sum();
+            let total = session
+                .mint_when_paid(quote, Duration::from_secs(wait_secs))
+                .await?;
             println!("minted {total} sat");
             println!("balance {} sat", session.wallet.total_balance().await?);
             Ok(())

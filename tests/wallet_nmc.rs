@@ -257,7 +257,7 @@ async fn a_shell_wallet_uses_a_cdk_mint_over_nostr_only() {
     nmc_info_published(&relay).await;
     let (pk, _) = mint_key(&mint);
     // cdk's fake Lightning backend pays any invoice it can read.
-    let invoice = cdk_fake_wallet::create_fake_invoice(100_000, "melt".to_string()).to_string();
+    let invoice = mintwatch_testkit::cdk_mint::fake_invoice(100);
     shell_session(pk, &relay.url, &invoice, 100).await;
     drop(gateway);
     mint.stop().await;

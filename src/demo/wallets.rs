@@ -15,10 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use cdk::amount::SplitTarget;
 use cdk::nuts::PaymentMethod;
-use cdk::Amount;
-use futures::StreamExt;
 use mintwatch_protocol::output::query::{CheckSpent, Query, MAX_CHECK_SPENT_YS};
 use mintwatch_protocol::Point;
 use mintwatch_testkit::cdk_mint::fake_invoice;
@@ -153,25 +150,8 @@ impl DemoWallet {
 
     /// Mints `amount` sat: a quote, its invoice paid by the fake backend, the proofs minted.
     async fn mint(&self, amount: u64) -> anyhow::Result<u64> {
-        let wallet = &self.session.wallet;
-        let quote = wallet
-            .mint_quote(
-                PaymentMethod::BOLT11,
-                Some(Amount::from(amount)),
-                None,
-                None,
-            )
-            .await?;
-        let minted = tokio::time::timeout(
-            MINT_WITHIN,
-            wallet
-                .proof_stream(quote, SplitTarget::default(), None)
-                .next(),
-        )
-        .await
-        .map_err(|_| anyhow!("the invoice was not paid within {MINT_WITHIN:?}"))?
-        .ok_or_else(|| anyhow!("the mint's quote stream ended"))??;
-        Ok(minted.iter().map(|p| u64::from(p.amount)).sum())
+        let quote = self.session.mint_quote(amount).await?;
+        Ok(self.session.mint_when_paid(quote, MINT_WITHIN).await?)
     }
 
     /// Pays a fresh invoice of `amount` sat (a melt).

@@ -36,6 +36,9 @@ pub enum WalletError {
         /// What went wrong.
         why: String,
     },
+    /// An invoice to mint with was not paid in time.
+    #[error("the invoice was not paid within {0:?}")]
+    NotPaid(Duration),
     /// Input a person gave that does not parse.
     #[error("{0}")]
     Input(String),

@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cdk::nuts::CurrencyUnit;
-use cdk::wallet::{Wallet, WalletBuilder};
+use cdk::amount::SplitTarget;
+use cdk::nuts::{CurrencyUnit, PaymentMethod};
+use cdk::wallet::{MintQuote, Wallet, WalletBuilder};
+use cdk::Amount;
 use cdk_redb::WalletRedbDatabase;
+use futures::StreamExt;
 use mintwatch_protocol::nmc::NmcInfo;
 use nostr::nips::nip06::FromMnemonic;
 use nostr_sdk::prelude::{Keys, PublicKey};
@@ -75,6 +78,40 @@ pub struct MintSession {
     pub info: NmcInfo,
     /// The relays, for more of the mint's events.
     pub relays: Relays,
+}
+
+impl MintSession {
+    /// A mint quote of `amount` sat: its `request` is the Lightning invoice to pay.
+    pub async fn mint_quote(&self, amount: u64) -> Result<MintQuote, WalletError> {
+        Ok(self
+            .wallet
+            .mint_quote(
+                PaymentMethod::BOLT11,
+                Some(Amount::from(amount)),
+                None,
+                None,
+            )
+            .await?)
+    }
+
+    /// Waits (at most `within`) for `quote`'s invoice to be paid, then mints; the sat minted.
+    /// The quote's state is polled over NMC (there is no socket to the mint).
+    pub async fn mint_when_paid(
+        &self,
+        quote: MintQuote,
+        within: Duration,
+    ) -> Result<u64, WalletError> {
+        let minted = tokio::time::timeout(
+            within,
+            self.wallet
+                .proof_stream(quote, SplitTarget::default(), None)
+                .next(),
+        )
+        .await
+        .map_err(|_| WalletError::NotPaid(within))?
+        .ok_or_else(|| WalletError::Input("the mint's quote stream ended".into()))??;
+        Ok(minted.iter().map(|p| u64::from(p.amount)).sum())
+    }
 }
 
 fn file_error(path: &Path, why: impl ToString) -> WalletError {

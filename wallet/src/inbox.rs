@@ -31,6 +31,14 @@ const REFRESH_EVERY: Duration = Duration::from_secs(2);
 /// not waited on.
 const MAX_REQUESTS: usize = 500;
 
+/// Events dropped without a record (not a payment to this wallet) remembered in memory, so a
+/// relay repeating them costs nothing; forgotten all at once past this many.
+const MAX_IGNORED: usize = 100_000;
+
+/// Refusals recorded and printed per run. Anyone can send a nutzap naming any mint, so past
+/// this many a flood is only counted in the log.
+const MAX_REFUSALS: usize = 1_000;
+
 /// The one subscription of gift wraps, replaced (same id) as requests are made.
 const PAYMENTS: &str = "mintwatch-payments";
 
@@ -42,6 +50,8 @@ pub struct Inbox {
     identity: Keys,
     p2pk: cdk::nuts::SecretKey,
     settled: HashSet<String>,
+    ignored: HashSet<nostr::EventId>,
+    refusals: usize,
     sessions: HashMap<PublicKey, MintSession>,
     notes: broadcast::Receiver<RelayPoolNotification>,
 }
@@ -58,6 +68,8 @@ impl Inbox {
             identity: home.identity()?,
             p2pk: home.p2pk_key()?,
             settled: home.settled_events()?,
+            ignored: HashSet::new(),
+            refusals: 0,
             sessions: HashMap::new(),
         };
         if !home.file.relays.is_empty() {
@@ -177,7 +189,7 @@ impl Inbox {
                 continue;
             };
             let id = event.id.to_hex();
-            if self.settled.contains(&id) {
+            if self.settled.contains(&id) || self.ignored.contains(&event.id) {
                 continue;
             }
             let record = if event.kind == Kind::GiftWrap {
@@ -185,9 +197,28 @@ impl Inbox {
             } else if event.kind == Kind::Custom(NUTZAP) {
                 self.nutzap(home, &event, relay_url.as_str()).await
             } else {
+                None
+            };
+            let Some(record) = record else {
+                if self.ignored.len() >= MAX_IGNORED {
+                    self.ignored.clear();
+                }
+                self.ignored.insert(event.id);
                 continue;
             };
-            let Some(record) = record else { continue };
+            if record.outcome == Outcome::Refused {
+                self.refusals += 1;
+                if self.refusals > MAX_REFUSALS {
+                    if self.refusals == MAX_REFUSALS + 1 {
+                        tracing::warn!(
+                            "more than {MAX_REFUSALS} payments refused in this run; further \
+                             refusals are not recorded"
+                        );
+                    }
+                    self.settled.insert(id);
+                    continue;
+                }
+            }
             home.record_received(&record)?;
             if record.outcome != Outcome::Failed {
                 self.settled.insert(id);
@@ -210,7 +241,7 @@ impl Inbox {
     }
 
     /// A gift wrap to one of the requests' keys; `None` if it is not a payment at all (another
-    /// DM to the same key), which is not recorded.
+    /// DM to the same key, or one that does not open), which is not recorded.
     async fn gift_wrap(&mut self, home: &WalletHome, event: &Event) -> Option<ReceivedRecord> {
         let (keys, request) = event
             .tags
@@ -268,6 +299,7 @@ impl Inbox {
         Some(record)
     }
 
+    /// A nutzap to this wallet's npub; `None` if it carries no proofs for it.
     async fn nutzap(
         &mut self,
         home: &WalletHome,
@@ -284,11 +316,12 @@ impl Inbox {
             detail: String::new(),
             token: None,
         };
+        // Not a nutzap to this wallet with proofs in it: nothing to keep, nothing to tell.
         let zap = match read_nutzap(event, &self.identity.public_key()) {
             Ok(zap) => zap,
             Err(why) => {
-                record.detail = why;
-                return Some(record);
+                tracing::debug!(event = %event.id, why, "not a nutzap to this wallet");
+                return None;
             }
         };
         record.amount = total(&zap.proofs);
