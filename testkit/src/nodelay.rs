@@ -1,6 +1,14 @@
 //! Serving nostr-relay-builder's `LocalRelay` on a listener of our own, with `TCP_NODELAY`.
 
+use std::sync::{Arc, Mutex};
+
 use nostr_relay_builder::LocalRelay;
+use tokio::task::AbortHandle;
+
+/// The connections being served, so a shutdown can close them. nostr-relay-builder's own
+/// shutdown (`Notify::notify_waiters`) reaches only a connection waiting at that instant: one
+/// busy sending a backfill misses it and stays open.
+pub(crate) type Connections = Arc<Mutex<Vec<AbortHandle>>>;
 
 /// Accepts the relay's connections with `TCP_NODELAY` set, then hands them to it.
 ///
@@ -8,10 +16,14 @@ use nostr_relay_builder::LocalRelay;
 /// waits ≈ 40 ms per answer: the relay writes its `OK` to the requester, the requester delays its
 /// ACK (it has nothing to send), and the answer written next sits in the relay's socket until
 /// that ACK comes (docs/PERFORMANCE.md §5). Public relays set `TCP_NODELAY`; so do we.
-pub(crate) async fn accept_nodelay(listener: tokio::net::TcpListener, relay: LocalRelay) {
+pub(crate) async fn accept_nodelay(
+    listener: tokio::net::TcpListener,
+    relay: LocalRelay,
+    connections: Connections,
+) {
     while let Ok((mut stream, addr)) = listener.accept().await {
         let relay = relay.clone();
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             if stream.set_nodelay(true).is_err() {
                 return;
             }
@@ -19,6 +31,10 @@ pub(crate) async fn accept_nodelay(listener: tokio::net::TcpListener, relay: Loc
                 let _ = relay.take_connection(stream, addr).await;
             }
         });
+        if let Ok(mut open) = connections.lock() {
+            open.retain(|c| !c.is_finished());
+            open.push(served.abort_handle());
+        }
     }
 }
 

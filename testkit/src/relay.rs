@@ -20,6 +20,7 @@ pub struct TestRelay {
     relay: LocalRelay,
     db: Arc<MemoryDatabase>,
     accept: tokio::task::JoinHandle<()>,
+    connections: crate::nodelay::Connections,
     /// `ws://127.0.0.1:<port>`.
     pub url: String,
 }
@@ -51,11 +52,17 @@ impl TestRelay {
         let listener =
             tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port.unwrap_or(0))).await?;
         let url = format!("ws://{}", listener.local_addr()?);
-        let accept = tokio::spawn(crate::nodelay::accept_nodelay(listener, relay.clone()));
+        let connections = crate::nodelay::Connections::default();
+        let accept = tokio::spawn(crate::nodelay::accept_nodelay(
+            listener,
+            relay.clone(),
+            connections.clone(),
+        ));
         Ok(TestRelay {
             relay,
             db,
             accept,
+            connections,
             url,
         })
     }
@@ -120,6 +127,11 @@ impl TestRelay {
     pub fn shutdown(&self) {
         self.accept.abort();
         self.relay.shutdown();
+        if let Ok(mut open) = self.connections.lock() {
+            for connection in open.drain(..) {
+                connection.abort();
+            }
+        }
     }
 }
 
