@@ -29,24 +29,9 @@ use cdk::wallet::{HttpClient, MintConnector};
 use cdk_common::{MintQuoteRequest, MintQuoteResponse};
 use gateway_support::wallet::outputs;
 use gateway_support::NutshellBehindGateway;
+use mintwatch_testkit::bench::{ms, percentile, rounds};
 use mintwatch_testkit::TestRelay;
 use mintwatch_wallet::{NostrMintConnector, Patience, Relays};
-
-fn rounds() -> usize {
-    std::env::var("MINTWATCH_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
-}
 
 /// Mints `n` 1-sat proofs through `mint`.
 async fn mint_proofs(mint: &dyn MintConnector, set: &KeySet, n: usize) -> Vec<Proof> {
@@ -169,7 +154,7 @@ fn report(what: &str, nmc: &mut [Duration], http: &mut [Duration]) {
 fn main() {
     let rt = mintwatch_testkit::bench::runtime();
     rt.block_on(async {
-        let rounds = rounds();
+        let rounds = rounds(200);
         let relay = TestRelay::start(None).await;
         println!("{}", mintwatch_testkit::machine::machine());
         // The gateway's global limit (default 100 requests/s) raised, so that the rate below is

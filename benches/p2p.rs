@@ -22,31 +22,14 @@ use cdk::nuts::PaymentMethod;
 use cdk::wallet::ReceiveOptions;
 use cdk::Amount;
 use futures::StreamExt;
-use gateway_support::NutshellBehindGateway;
-use mintwatch_api::nostr::NostrService;
-use mintwatch_testkit::{indexer_config, TestDb, TestRelay};
+use gateway_support::{FollowingIndex, NutshellBehindGateway};
+use mintwatch_testkit::bench::{ms, percentile, rounds};
+use mintwatch_testkit::TestRelay;
 use mintwatch_wallet::records::Outcome;
 use mintwatch_wallet::request::{make_request, pay, plan_payment};
 use mintwatch_wallet::sending::take_out;
 use mintwatch_wallet::sent::status_of;
 use mintwatch_wallet::{Inbox, IndexClient, MintRef, Patience, Relays, WalletHome};
-use nostr_sdk::prelude::Keys;
-
-fn rounds() -> usize {
-    std::env::var("MINTWATCH_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
-}
 
 fn report(what: &str, mut took: Vec<Duration>) -> Duration {
     took.sort();
@@ -89,7 +72,7 @@ fn main() {
         let bob = home(b.path(), &mint, &relay.url).await;
         let alice_mint = alice.session(beside.key).await.expect("session");
         let bob_mint = bob.session(beside.key).await.expect("session");
-        let rounds = rounds();
+        let rounds = rounds(40);
         let quote = alice_mint
             .wallet
             .mint_quote(
@@ -108,26 +91,12 @@ fn main() {
             .expect("stream")
             .expect("minted");
 
-        let db = TestDb::new().await;
-        let indexer = mintwatch_indexer::service::RunningIndexer::start(
-            db.store.clone(),
-            indexer_config(
-                vec![relay.url.clone()],
-                nostr_sdk::Timestamp::now().as_secs(),
-            ),
-        )
-        .await
-        .expect("indexer");
-        let service_keys = Keys::generate();
-        let service = NostrService::new(vec![relay.url.clone()], service_keys.clone())
-            .start(db.store.clone())
-            .await
-            .expect("query service");
+        let following = FollowingIndex::start(&relay.url).await;
         let index = IndexClient::new(
             Relays::connect(std::slice::from_ref(&relay.url), Duration::from_secs(10))
                 .await
                 .expect("relay"),
-            service_keys.public_key(),
+            following.key.public_key(),
             Patience::default(),
         );
 
@@ -185,9 +154,7 @@ fn main() {
             "redeemed -> sent shows it (feed batch 1 s + index + check_spent)",
             seen,
         );
-        service.stop().await;
-        indexer.stop().await.expect("indexer stops");
-        db.drop().await;
+        following.stop().await;
         beside.stop().await;
     });
 }

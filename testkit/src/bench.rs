@@ -6,6 +6,25 @@ use std::time::Duration;
 
 use mintwatch_protocol::SignedEvent;
 
+/// Rounds to run: `MINTWATCH_BENCH_ROUNDS`, else `default`.
+pub fn rounds(default: usize) -> usize {
+    std::env::var("MINTWATCH_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `p` quantile (0 to 1, nearest rank) of `sorted`, ascending and not empty.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
 /// Events per second.
 pub fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
