@@ -23,9 +23,8 @@ use cdk::wallet::{
 use cdk::Amount;
 use gateway_support::cdk::fund;
 use gateway_support::shell::{balance, wallet, wallet_run, wallet_spawn};
-use gateway_support::NutshellBehindGateway;
-use mintwatch_api::nostr::NostrService;
-use mintwatch_testkit::{indexer_config, wait_for, TestDb, TestRelay};
+use gateway_support::{FollowingIndex, NutshellBehindGateway};
+use mintwatch_testkit::{wait_for, TestRelay};
 use mintwatch_wallet::{mint_url_of, NostrMintConnector, Patience, Relays, WalletHome};
 use nostr_sdk::prelude::{Filter, Keys, Kind, PublicKey};
 
@@ -417,22 +416,10 @@ async fn a_nutzap_is_redeemed_with_its_history_and_sent_learns_it_from_the_index
     funded_wallet(bob.path(), &mint, &[&relay.url], 0);
 
     // A real indexer following the relay, and its query service.
-    let db = TestDb::new().await;
-    let now = nostr_sdk::Timestamp::now().as_secs();
-    let indexer = mintwatch_indexer::service::RunningIndexer::start(
-        db.store.clone(),
-        indexer_config(vec![relay.url.clone()], now),
-    )
-    .await
-    .expect("indexer");
-    let service_keys = Keys::generate();
-    let service = NostrService::new(vec![relay.url.clone()], service_keys.clone())
-        .start(db.store.clone())
-        .await
-        .expect("query service");
+    let following = FollowingIndex::start(&relay.url).await;
     let index_flags = [
         "--index",
-        &service_keys.public_key().to_hex(),
+        &following.key.public_key().to_hex(),
         "--index-relay",
         &relay.url,
     ]
@@ -525,8 +512,6 @@ async fn a_nutzap_is_redeemed_with_its_history_and_sent_learns_it_from_the_index
         calls.iter().any(|(_, c)| c == "POST /v1/swap"),
         "bob's redemption is in the log: {calls:?}"
     );
-    service.stop().await;
-    indexer.stop().await.expect("indexer stops");
-    db.drop().await;
+    following.stop().await;
     beside.stop().await;
 }

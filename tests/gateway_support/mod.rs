@@ -493,3 +493,46 @@ pub async fn check_states(url: &str, ys: &[String]) -> BTreeMap<String, String> 
     }
     states
 }
+
+/// A mintwatch indexer following a relay as events arrive, and its query service on that relay
+/// (for `check_spent` over nostr).
+pub struct FollowingIndex {
+    /// The index's database.
+    pub db: TestDb,
+    /// The query service's key.
+    pub key: nostr_sdk::prelude::Keys,
+    indexer: mintwatch_indexer::service::RunningIndexer,
+    service: mintwatch_api::nostr::NostrHandle,
+}
+
+impl FollowingIndex {
+    /// Starts both on `relay`, indexing from now on.
+    pub async fn start(relay: &str) -> FollowingIndex {
+        let db = TestDb::new().await;
+        let now = nostr_sdk::Timestamp::now().as_secs();
+        let indexer = mintwatch_indexer::service::RunningIndexer::start(
+            db.store.clone(),
+            indexer_config(vec![relay.to_string()], now),
+        )
+        .await
+        .expect("indexer");
+        let key = nostr_sdk::prelude::Keys::generate();
+        let service = mintwatch_api::nostr::NostrService::new(vec![relay.to_string()], key.clone())
+            .start(db.store.clone())
+            .await
+            .expect("query service");
+        FollowingIndex {
+            db,
+            key,
+            indexer,
+            service,
+        }
+    }
+
+    /// Stops the service and the indexer, and drops the database.
+    pub async fn stop(self) {
+        self.service.stop().await;
+        self.indexer.stop().await.expect("indexer stops");
+        self.db.drop().await;
+    }
+}
