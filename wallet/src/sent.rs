@@ -3,6 +3,8 @@
 //! so it never learns which `Y`s the sender watches; each answer names the mint-signed 4919
 //! events that prove it.
 
+use std::collections::HashMap;
+
 use mintwatch_protocol::Point;
 use nostr::PublicKey;
 
@@ -52,39 +54,71 @@ pub async fn sent_status(
     home: &WalletHome,
     index: &IndexClient,
 ) -> Result<Vec<SentStatus>, WalletError> {
-    let mut out = Vec::new();
-    for record in home.sent()? {
-        out.push(status_of(index, record).await?);
-    }
-    Ok(out)
+    statuses(index, home.sent()?).await
 }
 
 /// What `index` says of one payment.
 pub async fn status_of(index: &IndexClient, record: SentRecord) -> Result<SentStatus, WalletError> {
-    let mint = PublicKey::from_hex(&record.mint)
-        .map_err(|e| WalletError::Input(format!("sent.jsonl: mint {}: {e}", record.mint)))?;
-    let ys = record
-        .ys
-        .iter()
-        .map(|y| Point::parse(y))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| WalletError::Input(format!("sent.jsonl: a Y: {e}")))?;
-    let mut spent = 0;
-    let mut proofs: Vec<String> = Vec::new();
-    for chunk in ys.chunks(YS_PER_QUERY) {
-        let answer = index.check_spent(chunk.to_vec(), Some(&mint)).await?;
-        for status in answer.results.into_iter().filter(|s| s.burnt) {
-            spent += 1;
-            for event in status.events {
-                if !proofs.contains(&event) {
-                    proofs.push(event);
+    let mut one = statuses(index, vec![record]).await?;
+    one.pop()
+        .ok_or_else(|| WalletError::Input("no status for the payment".into()))
+}
+
+/// What `index` says of `records`: the `Y`s of each mint asked together, each once, in
+/// queries of at most [`YS_PER_QUERY`], whatever the number of payments.
+pub async fn statuses(
+    index: &IndexClient,
+    records: Vec<SentRecord>,
+) -> Result<Vec<SentStatus>, WalletError> {
+    // Per mint, every Y asked and what the index says of it (the 4919 ids if burnt).
+    let mut answers: HashMap<String, HashMap<String, Option<Vec<String>>>> = HashMap::new();
+    for record in &records {
+        let ys = answers.entry(record.mint.clone()).or_default();
+        for y in &record.ys {
+            ys.entry(y.clone()).or_insert(None);
+        }
+    }
+    for (mint, ys) in answers.iter_mut() {
+        let key = PublicKey::from_hex(mint)
+            .map_err(|e| WalletError::Input(format!("sent.jsonl: mint {mint}: {e}")))?;
+        let asked: Vec<String> = ys.keys().cloned().collect();
+        for chunk in asked.chunks(YS_PER_QUERY) {
+            let points = chunk
+                .iter()
+                .map(|y| Point::parse(y).map(|p| (p, y)))
+                .collect::<Result<HashMap<_, _>, _>>()
+                .map_err(|e| WalletError::Input(format!("sent.jsonl: a Y: {e}")))?;
+            let answer = index
+                .check_spent(points.keys().copied().collect(), Some(&key))
+                .await?;
+            for status in answer.results.into_iter().filter(|s| s.burnt) {
+                if let Some(y) = points.get(&status.y) {
+                    ys.insert((*y).clone(), Some(status.events));
                 }
             }
         }
     }
-    Ok(SentStatus {
-        record,
-        spent,
-        proofs,
-    })
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let mut spent = 0;
+            let mut proofs: Vec<String> = Vec::new();
+            let burnt = answers.get(&record.mint);
+            for y in &record.ys {
+                if let Some(Some(events)) = burnt.and_then(|ys| ys.get(y)) {
+                    spent += 1;
+                    for event in events {
+                        if !proofs.contains(event) {
+                            proofs.push(event.clone());
+                        }
+                    }
+                }
+            }
+            SentStatus {
+                record,
+                spent,
+                proofs,
+            }
+        })
+        .collect())
 }
