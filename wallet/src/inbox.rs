@@ -47,6 +47,8 @@ pub struct Inbox {
     relays: Relays,
     urls: HashSet<String>,
     requests: HashMap<PublicKey, (Keys, OpenRequest)>,
+    /// Every request file read (receiving key, hex), listened to or pruned: never read again.
+    read: HashSet<String>,
     identity: Keys,
     p2pk: cdk::nuts::SecretKey,
     settled: HashSet<String>,
@@ -65,6 +67,7 @@ impl Inbox {
             relays,
             urls: HashSet::new(),
             requests: HashMap::new(),
+            read: HashSet::new(),
             identity: home.identity()?,
             p2pk: home.p2pk_key()?,
             settled: home.settled_events()?,
@@ -119,14 +122,15 @@ impl Inbox {
 
     /// Picks up requests made since the last look, replacing the gift-wrap subscription.
     pub async fn refresh(&mut self, home: &WalletHome) -> Result<(), WalletError> {
-        let mut requests = home.requests()?;
+        let mut requests = home.requests_except(|key| self.read.contains(key))?;
         let keep_from = requests.len().saturating_sub(MAX_REQUESTS);
         let mut fresh = false;
-        for request in requests.drain(keep_from..) {
+        for (i, request) in requests.drain(..).enumerate() {
             let secret = SecretKey::from_hex(&request.secret)
                 .map_err(|e| WalletError::Input(format!("a request's key: {e}")))?;
             let keys = Keys::new(secret);
-            if self.requests.contains_key(&keys.public_key()) {
+            self.read.insert(keys.public_key().to_hex());
+            if i < keep_from {
                 continue;
             }
             self.add_relays(&request.relays).await?;

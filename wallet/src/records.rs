@@ -172,6 +172,15 @@ impl WalletHome {
 
     /// Every request made, oldest first.
     pub fn requests(&self) -> Result<Vec<OpenRequest>, WalletError> {
+        self.requests_except(|_| false)
+    }
+
+    /// The requests whose receiving key (hex, the file's name) `known` does not claim, oldest
+    /// first: a listener reads only what was added since its last look.
+    pub fn requests_except(
+        &self,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<Vec<OpenRequest>, WalletError> {
         let dir = self.dir().join("requests");
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -182,6 +191,13 @@ impl WalletHome {
         for entry in entries {
             let path = entry.map_err(|e| file_error(&dir, e))?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            if path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(&known)
+            {
                 continue;
             }
             let text = std::fs::read(&path).map_err(|e| file_error(&path, e))?;
